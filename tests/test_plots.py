@@ -1,0 +1,63 @@
+"""PNG plots: written, non-empty, real PNGs, also for awkward model names."""
+
+from __future__ import annotations
+
+import importlib.util
+import stat
+import struct
+from pathlib import Path
+
+import typer
+from typer.testing import CliRunner
+
+from xbench.commands.leaderboard import leaderboard
+from xbench.leaderboard import build_leaderboard, load_references
+from xbench.plots import write_plots
+from xbench.results import load_runs
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def _load_synthetic():
+    path = Path(__file__).parent / "fixtures" / "leaderboard" / "synthetic.py"
+    spec = importlib.util.spec_from_file_location("xbench_test_synthetic", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+synthetic = _load_synthetic()
+
+
+def png_size(path: Path) -> tuple[int, int]:
+    data = path.read_bytes()
+    assert data[:8] == PNG, f"{path} is not a PNG"
+    assert data[12:16] == b"IHDR"
+    return struct.unpack(">II", data[16:24])
+
+
+def test_write_plots(tmp_path: Path) -> None:
+    results = synthetic.write_all(tmp_path / "results")
+    synthetic.write_run(results, "org/$price$ & <b>", 1, {"en": 20, "de": 20})  # mathtext, HTML
+    runs, _ = load_runs([results])
+    lb = build_leaderboard(runs, references=load_references())
+    written = write_plots(lb, tmp_path / "plots")
+    assert [p.name for p in written] == ["xnli-bars.png", "xnli-heatmap.png"]
+    for path in written:
+        width, height = png_size(path)
+        assert width > 300 and height > 200
+        assert path.stat().st_size > 10_000
+        assert path.stat().st_mode & stat.S_IRGRP  # shareable, not mkstemp's 0600
+    assert not list((tmp_path / "plots").glob(".*.tmp"))
+
+
+def test_cli_plots_option(tmp_path: Path) -> None:
+    results = synthetic.write_all(tmp_path / "results")
+    cli = typer.Typer(pretty_exceptions_enable=False)
+    cli.command("leaderboard")(leaderboard)
+    cli.command("noop")(lambda: None)  # two commands, so Typer expects a command name
+    out = tmp_path / "plots"
+    result = CliRunner().invoke(cli, ["leaderboard", str(results), "--plots", str(out)])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in out.iterdir()) == ["xnli-bars.png", "xnli-heatmap.png"]
+    assert f"wrote {out / 'xnli-bars.png'}" in result.stderr

@@ -1,0 +1,193 @@
+"""Bootstrap CIs, paired tests, and `xbench compare` on synthetic per-example scores."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from xbench.commands.leaderboard import compare, leaderboard
+from xbench.errors import XbenchError
+from xbench.leaderboard import AVG, AVG_NO_EN, GAP, CIOptions, build_leaderboard
+from xbench.results import load_runs
+from xbench.stats import (
+    StatsError,
+    bootstrap_ci,
+    cell_rng,
+    compare_runs,
+    holm,
+    paired_test,
+    read_example_scores,
+    seed_averaged,
+)
+
+
+def _load_synthetic():
+    path = Path(__file__).parent / "fixtures" / "leaderboard" / "synthetic.py"
+    spec = importlib.util.spec_from_file_location("xbench_test_synthetic", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+synthetic = _load_synthetic()
+
+
+@pytest.fixture()
+def results_dir(tmp_path: Path) -> Path:
+    return synthetic.write_all(tmp_path / "results")
+
+
+def runs_of(results_dir: Path, model: str, task: str = "xnli"):
+    runs, _ = load_runs([results_dir])
+    return [(p, r) for p, r in runs if r.model == model and r.task == task]
+
+
+def app() -> typer.Typer:
+    cli = typer.Typer(pretty_exceptions_enable=False)
+    cli.command("leaderboard")(leaderboard)
+    cli.command("compare")(compare)
+    return cli
+
+
+def test_bootstrap_ci_contains_mean_and_is_reproducible() -> None:
+    values = np.array([1.0] * 70 + [0.0] * 30)
+    low, high = bootstrap_ci(values, 2000, np.random.default_rng(1))
+    assert low < 0.7 < high
+    assert low > 0.55 and high < 0.85
+    assert (low, high) == bootstrap_ci(values, 2000, np.random.default_rng(1))
+    wide = bootstrap_ci(values[::10], 2000, np.random.default_rng(1))
+    assert wide[1] - wide[0] > high - low
+
+
+def test_leaderboard_cis_contain_the_means(results_dir: Path) -> None:
+    runs, _ = load_runs([results_dir])
+    lb = build_leaderboard(runs, ci=CIOptions(samples=500, seed=3))
+    (table,) = lb.tables
+    for row in table.rows:
+        for col in ["en", "de", "fr", AVG, AVG_NO_EN, GAP]:
+            cell = row.cells[col]
+            assert cell.ci is not None, (row.model, col)
+            assert cell.ci[0] <= cell.mean <= cell.ci[1], (row.model, col, cell)
+    again = build_leaderboard(runs, ci=CIOptions(samples=500, seed=3))
+    assert again.tables[0].rows[0].cells["de"].ci == table.rows[0].cells["de"].ci
+    assert any("percentile bootstrap interval" in n for n in table.notes)
+
+
+def test_seed_averaging_and_stored_score_check(results_dir: Path) -> None:
+    big = runs_of(results_dir, "org/big")
+    examples, dropped = seed_averaged(big, "de")
+    assert dropped == 0 and len(examples.ids) == synthetic.N
+    assert examples.scores.mean() == pytest.approx(0.775)  # (150 + 160) / 2 / 200
+    assert examples.scores[155] == 0.5  # correct in seed 2 only
+
+    path, result = big[0]
+    scores_file = path.parent / result.languages["de"].example_scores_file
+    raw = json.loads(scores_file.read_text())
+    raw["scores"][-1] = 1.0  # no longer re-derives the stored 0.75
+    scores_file.write_text(json.dumps(raw))
+    with pytest.raises(StatsError, match="does not re-derive"):
+        read_example_scores(path, result, "de")
+    scores_file.unlink()
+    with pytest.raises(StatsError, match="cannot read per-example scores"):
+        read_example_scores(path, result, "de")
+    no_file = result.model_copy(deep=True)
+    no_file.languages["de"].example_scores_file = None
+    with pytest.raises(StatsError, match="no per-example scores"):
+        read_example_scores(path, no_file, "de")
+
+
+@pytest.mark.parametrize("method", ["bootstrap", "permutation"])
+def test_paired_test_finds_real_difference_and_not_a_fake_one(method: str) -> None:
+    better = np.array([1.0] * 150 + [0.0] * 50)
+    worse = np.array([1.0] * 100 + [0.0] * 100)
+    rng = np.random.default_rng(0)
+    real = paired_test([(better, worse)], 2000, rng, method)
+    assert real.diff == pytest.approx(0.25)
+    assert real.p < 0.01 and real.n == 200
+    assert real.ci[0] <= 0.25 <= real.ci[1] and real.ci[0] > 0
+    same = paired_test([(better, better.copy())], 2000, rng, method)
+    assert same.diff == 0 and same.p == 1.0
+    noisy = np.array([1.0, 0.0] * 100)
+    close = paired_test([(noisy, np.roll(noisy, 1))], 2000, rng, method)
+    assert close.p > 0.5
+
+
+def test_holm() -> None:
+    assert holm([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.06, 0.06])
+    assert holm([0.5]) == [0.5]
+
+
+def test_compare_marks_significant_languages(results_dir: Path) -> None:
+    big, small = runs_of(results_dir, "org/big"), runs_of(results_dir, "org/small")
+    result = compare_runs(big, small, samples=2000, alpha=0.05, seed=0)
+    assert [r.language for r in result.languages] == ["en", "de", "fr"]
+    assert all(r.significant and r.test.n == synthetic.N for r in result.languages)
+    de = result.languages[1]
+    assert de.test.diff == pytest.approx(0.25)  # 77.5 - 52.5
+    assert result.average_significant
+    same = compare_runs(big, big, samples=2000)
+    assert not any(r.significant for r in same.languages) and not same.average_significant
+    assert all(r.test.p == 1.0 for r in same.languages)
+    assert any("Holm-Bonferroni" in n for n in result.notes)
+    assert any("averaged over a model's seeds" in n for n in result.notes)
+
+
+def test_compare_reports_unshared_and_rejects_disjoint_examples(results_dir: Path) -> None:
+    synthetic.write_run(results_dir, "org/short", 1, {"en": 100}, n=150)
+    result = compare_runs(runs_of(results_dir, "org/big"), runs_of(results_dir, "org/short"))
+    (en,) = result.languages
+    assert (en.test.n, en.only_a, en.only_b) == (150, 50, 0)
+    assert any("50 examples only in A" in n for n in result.notes)
+
+    synthetic.write_run(results_dir, "org/other", 1, {"en": 100}, id_prefix="x")
+    with pytest.raises(StatsError, match=r"share no example ids in xnli/en \(200 and 200"):
+        compare_runs(runs_of(results_dir, "org/big"), runs_of(results_dir, "org/other"))
+    with pytest.raises(StatsError, match="share no evaluated language"):
+        compare_runs(
+            runs_of(results_dir, "org/big"), runs_of(results_dir, "org/small"), languages=["sw"]
+        )
+
+
+def test_cell_rng_is_stable_per_cell() -> None:
+    a = cell_rng(0, "m", "de").integers(0, 10**9)
+    assert a == cell_rng(0, "m", "de").integers(0, 10**9)
+    assert a != cell_rng(0, "m", "fr").integers(0, 10**9)
+
+
+JSON_PERMUTATION = ["--format", "json", "--test", "permutation", "--samples", "500"]
+
+
+def test_cli_compare(results_dir: Path) -> None:
+    runner = CliRunner()
+    args = ["compare", "org/big", "org/small", "--results", str(results_dir), "--samples", "1000"]
+    result = runner.invoke(app(), args)
+    assert result.exit_code == 0, result.output
+    assert "| de " in result.stdout and "+25.0" in result.stdout
+    assert "*" in result.stdout.split("| de ")[1].split("\n")[0]
+
+    folder = str(results_dir / "org--big")
+    result = runner.invoke(
+        app(),
+        ["compare", folder, "org/big", "--results", str(results_dir), *JSON_PERMUTATION],
+    )
+    assert result.exit_code == 0, result.output
+    (payload,) = json.loads(result.stdout)
+    assert all(row["sig"] == "" for row in payload["rows"])
+
+    result = runner.invoke(app(), ["compare", str(results_dir), "org/big"])
+    assert isinstance(result.exception, XbenchError)
+    assert "several models" in str(result.exception)
+    result = runner.invoke(
+        app(), ["compare", "org/bigg", "org/small", "--results", str(results_dir)]
+    )
+    assert "Did you mean 'org/big'" in str(result.exception)
+    result = runner.invoke(
+        app(), ["compare", "org/big", "org/small", "--results", str(results_dir), "--task", "mlqa"]
+    )
+    assert "not evaluated for both" in str(result.exception)

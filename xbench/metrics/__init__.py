@@ -1,0 +1,1 @@
+"""Metrics, each a port of a benchmark's official scoring rule."""

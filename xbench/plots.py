@@ -1,0 +1,136 @@
+"""PNG plots of a leaderboard: per-language grouped bars and a model x language heatmap per task.
+
+Figures are drawn with matplotlib's object API (Figure + Agg canvas, no pyplot), so no global
+backend state changes and nothing needs a display. Files are written atomically.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from xbench.leaderboard import AVG, AVG_NO_EN, PUBLISHED, Leaderboard, TaskTable
+from xbench.results import slug
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+_MAX_LABEL = 40
+
+
+def _label(text: str) -> str:
+    """Model names are data: '$' would switch matplotlib to mathtext, so escape it; cut long."""
+    text = text if len(text) <= _MAX_LABEL else text[: _MAX_LABEL - 1] + "…"
+    return text.replace("$", r"\$")
+
+
+def readable_mode() -> int:
+    """0644 under the usual umask: what a plain open() would have created."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+def _write_png(fig: Figure, path: Path) -> None:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    FigureCanvasAgg(fig)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=120, bbox_inches="tight")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(buffer.getvalue())
+        os.chmod(tmp, readable_mode())  # mkstemp makes 0600; plots are meant to be shared
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def bars_figure(table: TaskTable) -> Figure:
+    """Grouped bars: one group per language (+ avg), one bar per row; error bars = std over
+    seeds; published rows hatched."""
+    import numpy as np
+    from matplotlib.figure import Figure
+
+    columns = [*table.languages, AVG]
+    n_rows = max(len(table.rows), 1)
+    width = 0.8 / n_rows
+    fig = Figure(figsize=(max(6.0, 0.9 * len(columns) * max(1.0, n_rows / 3)), 4.2))
+    ax = fig.add_subplot()
+    x = np.arange(len(columns))
+    for i, row in enumerate(table.rows):
+        stats = [row.cells.get(c) for c in columns]
+        means = [s.mean if s and s.mean is not None else np.nan for s in stats]
+        errs = [s.std if s and s.std is not None else 0.0 for s in stats]
+        published = row.kind == PUBLISHED  # no error bars: papers give one number
+        ax.bar(
+            x + (i - (n_rows - 1) / 2) * width,
+            means,
+            width,
+            yerr=None if published else errs,
+            capsize=2,
+            label=_label(row.label),
+            hatch="//" if published else None,
+            alpha=0.6 if published else 0.9,
+            edgecolor="black",
+            linewidth=0.4,
+        )
+    ax.set_xticks(x, columns)
+    ax.set_ylim(0, 100)
+    ax.set_ylabel(f"{table.metric} x100")
+    ax.set_title(f"{table.task}: per-language scores (mean ± std over seeds; † published)")
+    ax.legend(
+        fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.08), ncols=min(3, n_rows)
+    )
+    ax.grid(axis="y", alpha=0.3)
+    return fig
+
+
+def heatmap_figure(table: TaskTable) -> Figure:
+    """Model x language heatmap of the means (avg and avg-en as the last columns)."""
+    import numpy as np
+    from matplotlib.figure import Figure
+
+    columns = [*table.languages, AVG, AVG_NO_EN]
+    values = np.array(
+        [
+            [
+                s.mean if (s := row.cells.get(c)) is not None and s.mean is not None else np.nan
+                for c in columns
+            ]
+            for row in table.rows
+        ],
+        dtype=float,
+    ).reshape(len(table.rows), len(columns))
+    fig = Figure(figsize=(1.0 + 0.75 * len(columns), 1.2 + 0.45 * max(len(table.rows), 1)))
+    ax = fig.add_subplot()
+    masked = np.ma.masked_invalid(values)
+    finite = values[np.isfinite(values)]
+    low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 100.0)
+    image = ax.imshow(masked, cmap="RdYlGn", vmin=low, vmax=max(high, low + 1e-9), aspect="auto")
+    ax.set_facecolor("#dddddd")
+    ax.set_xticks(range(len(columns)), columns)
+    ax.set_yticks(range(len(table.rows)), [_label(r.label) for r in table.rows])
+    for (i, j), v in np.ndenumerate(values):
+        if np.isfinite(v):
+            ax.text(j, i, f"{v:.1f}", ha="center", va="center", fontsize=8)
+    ax.set_title(f"{table.task}: {table.metric} x100 (mean over seeds; † published)")
+    fig.colorbar(image, ax=ax, fraction=0.03)
+    return fig
+
+
+def write_plots(lb: Leaderboard, folder: Path) -> list[Path]:
+    """`{task}-bars.png` and `{task}-heatmap.png` for every task table; returns their paths."""
+    written = []
+    for table in lb.tables:
+        for name, make in (("bars", bars_figure), ("heatmap", heatmap_figure)):
+            path = folder / f"{slug(table.task)}-{name}.png"
+            _write_png(make(table), path)
+            written.append(path)
+    return written

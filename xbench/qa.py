@@ -1,0 +1,470 @@
+"""Extractive QA data handling: read SQuAD-format files, featurise, decode predicted spans.
+
+Why it is written this way:
+
+* Character spans are mapped to tokens with the fast tokenizer's offset mapping only. The
+  original BERT/XTREME code splits the context on whitespace and maps words to sub-tokens;
+  that heuristic breaks on Chinese (no spaces), so there is none of it here. Answers are cut
+  back out of the original context string with the offsets, so a predicted answer is always
+  an exact substring of the context (surrounding whitespace stripped).
+* Windowing follows BERT's ``run_squad.py`` (used by XTREME): the question is truncated to
+  ``max_query_length`` tokens, then windows over the context tokens START every ``doc_stride``
+  tokens (``doc_stride`` is the step between window starts, not HuggingFace's ``stride``
+  overlap), each window holding up to ``max_length - len(question) - specials`` context tokens,
+  and the last window ends at the last context token. We window manually over the context
+  tokenised once, instead of converting ``doc_stride`` to a per-example HuggingFace overlap;
+  the sequences equal the tokenizer's own pair encoding with ``return_overflowing_tokens`` and
+  ``stride = window - doc_stride`` (tested), and the special-token layout is read from the
+  tokenizer itself.
+* An answer boundary inside a token (XLM-R's single token "▁2013," for the answer "2013")
+  cannot be represented; the label then covers the whole token, as in BERT's code. Of tokens
+  sharing a start offset (XLM-R's bare "▁" before a CJK character) the real one is labelled.
+* A training window that does not contain the whole answer is labelled start=end=0 (CLS).
+* Unlike BERT's decoder, spans are not restricted to a token's "max context" window; the best
+  span over all windows of an example wins (as in HuggingFace's ``run_qa.py``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from xbench.errors import DataError, ModelError
+
+SKIP_REASONS: tuple[str, ...] = (
+    "empty_context",
+    "no_answers",
+    "empty_answer",
+    "answer_mismatch",
+    "no_valid_answer",
+    "answer_start_mismatch",
+)
+"""Keys of the counts dict returned by `read_squad_file` (always all present).
+
+empty_context: questions dropped because their paragraph context is empty or whitespace.
+no_answers: questions dropped because they have no answers at all.
+empty_answer: answers dropped because their text is empty or whitespace.
+answer_mismatch: (training) answers dropped because ``context[start:start+len(text)] != text``.
+no_valid_answer: questions dropped because every one of their answers was dropped.
+answer_start_mismatch: (evaluation) answers kept although their start offset is wrong or
+    missing (stored as -1); scoring only uses the text.
+"""
+
+_FORMAT_HINT = (
+    "expected SQuAD v1 JSON: {'data': [{'paragraphs': [{'context': str, 'qas': "
+    "[{'id': str, 'question': str, 'answers': [{'text': str, 'answer_start': int}]}]}]}]}"
+)
+
+
+@dataclass(frozen=True)
+class QAExample:
+    """One question over one context; answers[i] starts at character answer_starts[i] (-1 if
+    unknown, evaluation only)."""
+
+    id: str
+    question: str
+    context: str
+    answers: tuple[str, ...]
+    answer_starts: tuple[int, ...]
+
+
+# --------------------------------------------------------------------------------------------
+# Reading
+
+
+def _load_json(path: Path) -> Any:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise DataError(f"{path}: file not found", hint="check the data folder") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DataError(f"{path}: cannot read: {exc}", hint="re-download the file") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise DataError(
+            f"{path}: invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}",
+            hint="the file is truncated or corrupt; re-download it",
+        ) from None
+
+
+def _field(obj: Any, key: str, kind: type | tuple[type, ...], where: str, path: Path) -> Any:
+    """obj[key], checked to be a dict entry of the given type, else a DataError."""
+    if not isinstance(obj, dict):
+        raise DataError(f"{path}: {where} is not an object", hint=_FORMAT_HINT)
+    if key not in obj:
+        raise DataError(f"{path}: {where} has no '{key}'", hint=_FORMAT_HINT)
+    value = obj[key]
+    if not isinstance(value, kind) or isinstance(value, bool):
+        names = kind.__name__ if isinstance(kind, type) else "/".join(k.__name__ for k in kind)
+        raise DataError(f"{path}: {where}.{key} is not {names}", hint=_FORMAT_HINT)
+    return value
+
+
+def _read_answers(
+    qa: dict, context: str, where: str, path: Path, for_training: bool, counts: dict[str, int]
+) -> tuple[list[str], list[int]]:
+    """The usable answers of one question, counting the ones dropped or adjusted."""
+    texts: list[str] = []
+    starts: list[int] = []
+    for k, answer in enumerate(_field(qa, "answers", list, where, path)):
+        at = f"{where}.answers[{k}]"
+        text = _field(answer, "text", str, at, path)
+        if for_training:
+            start = _field(answer, "answer_start", int, at, path)
+        else:
+            start = answer.get("answer_start") if isinstance(answer, dict) else None
+            start = start if isinstance(start, int) and not isinstance(start, bool) else -1
+        if not text.strip():
+            counts["empty_answer"] += 1
+            continue
+        if start < 0 or context[start : start + len(text)] != text:
+            if for_training:
+                counts["answer_mismatch"] += 1
+                continue
+            counts["answer_start_mismatch"] += 1
+            start = -1
+        texts.append(text)
+        starts.append(start)
+    return texts, starts
+
+
+def read_squad_file(path: Path, *, for_training: bool) -> tuple[list[QAExample], dict[str, int]]:
+    """Read a SQuAD v1 / MLQA / XQuAD JSON file into examples plus skip counts by reason.
+
+    See `SKIP_REASONS` for the keys. Malformed files and duplicate question ids raise
+    `DataError` naming the file.
+    """
+    path = Path(path)
+    return parse_squad(_load_json(path), path, for_training=for_training)
+
+
+def parse_squad(
+    root: Any, path: Path, *, for_training: bool
+) -> tuple[list[QAExample], dict[str, int]]:
+    """`read_squad_file` on already-loaded JSON; `path` only labels error messages (a hub
+    split converted to SQuAD form is checked by the very same rules)."""
+    articles = _field(root, "data", list, "top level", path)
+    counts = dict.fromkeys(SKIP_REASONS, 0)
+    examples: list[QAExample] = []
+    seen: set[str] = set()
+    for i, article in enumerate(articles):
+        for j, paragraph in enumerate(_field(article, "paragraphs", list, f"data[{i}]", path)):
+            where_p = f"data[{i}].paragraphs[{j}]"
+            context = _field(paragraph, "context", str, where_p, path)
+            for k, qa in enumerate(_field(paragraph, "qas", list, where_p, path)):
+                where = f"{where_p}.qas[{k}]"
+                qid = str(_field(qa, "id", (str, int), where, path))
+                question = _field(qa, "question", str, where, path)
+                if qid in seen:
+                    raise DataError(
+                        f"{path}: duplicate question id '{qid}' at {where}",
+                        hint="question ids must be unique within a file",
+                    )
+                seen.add(qid)
+                if not context.strip():
+                    _field(qa, "answers", list, where, path)
+                    counts["empty_context"] += 1
+                    continue
+                texts, starts = _read_answers(qa, context, where, path, for_training, counts)
+                if not qa["answers"]:
+                    counts["no_answers"] += 1
+                elif not texts:
+                    counts["no_valid_answer"] += 1
+                else:
+                    examples.append(QAExample(qid, question, context, tuple(texts), tuple(starts)))
+    return examples, counts
+
+
+# --------------------------------------------------------------------------------------------
+# Featurising
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """Special tokens around a (question, context) pair: prefix + q + middle + c + suffix."""
+
+    prefix: list[int]
+    middle: list[int]
+    suffix: list[int]
+
+
+def _pair_layout(tokenizer: Any) -> _Layout:
+    """Read the special-token template for pairs off the tokenizer (e.g. XLM-R: <s> q </s></s>
+    c </s>; BERT: [CLS] q [SEP] c [SEP])."""
+    if not getattr(tokenizer, "is_fast", False):
+        raise ModelError(
+            f"{type(tokenizer).__name__} is not a fast tokenizer; QA needs offset mappings",
+            hint="load the tokenizer with AutoTokenizer.from_pretrained(path) (use_fast=True)",
+        )
+    enc = tokenizer("a", "b", add_special_tokens=True)
+    ids, seq = enc["input_ids"], enc.sequence_ids()
+    q = [n for n, s in enumerate(seq) if s == 0]
+    c = [n for n, s in enumerate(seq) if s == 1]
+    return _Layout(ids[: q[0]], ids[q[-1] + 1 : c[0]], ids[c[-1] + 1 :])
+
+
+@dataclass
+class _Context:
+    """A context tokenised once: ids, raw offsets, and whitespace-trimmed offsets."""
+
+    ids: list[int]
+    offsets: list[tuple[int, int]]
+    starts: np.ndarray
+    ends: np.ndarray
+
+
+def _trimmed(context: str, offsets: Sequence[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray]:
+    """Token offsets with surrounding whitespace removed (whitespace-only tokens become empty)."""
+    starts = np.empty(len(offsets), dtype=np.int64)
+    ends = np.empty(len(offsets), dtype=np.int64)
+    for n, (s, e) in enumerate(offsets):
+        while s < e and context[s].isspace():
+            s += 1
+        while e > s and context[e - 1].isspace():
+            e -= 1
+        starts[n], ends[n] = s, e
+    return starts, ends
+
+
+def _tokenize(
+    tokenizer: Any, examples: Sequence[QAExample], max_query_length: int
+) -> tuple[list[list[int]], list[_Context], int]:
+    """Question ids (truncated), tokenised context per example, and the truncation count."""
+    if not examples:
+        return [], [], 0
+    q_ids = tokenizer([ex.question for ex in examples], add_special_tokens=False, verbose=False)
+    questions = [ids[:max_query_length] for ids in q_ids["input_ids"]]
+    truncated = sum(len(ids) > max_query_length for ids in q_ids["input_ids"])
+    unique = list(dict.fromkeys(ex.context for ex in examples))
+    enc = tokenizer(unique, add_special_tokens=False, return_offsets_mapping=True, verbose=False)
+    by_text: dict[str, _Context] = {}
+    for text, ids, offsets in zip(unique, enc["input_ids"], enc["offset_mapping"], strict=True):
+        offsets = [tuple(o) for o in offsets]
+        by_text[text] = _Context(ids, offsets, *_trimmed(text, offsets))
+    return questions, [by_text[ex.context] for ex in examples], truncated
+
+
+def _windows(n_tokens: int, window: int, doc_stride: int) -> list[tuple[int, int]]:
+    """(start, length) of BERT's doc spans: starts doc_stride apart, last one ends the context."""
+    spans: list[tuple[int, int]] = []
+    start = 0
+    while start < n_tokens:
+        length = min(n_tokens - start, window)
+        spans.append((start, length))
+        if start + length == n_tokens:
+            break
+        start += min(length, doc_stride)
+    return spans
+
+
+def _context_window(max_length: int, layout: _Layout, n_question: int) -> int:
+    window = max_length - len(layout.prefix) - len(layout.middle) - len(layout.suffix) - n_question
+    if window < 1:
+        raise ValueError(
+            f"max_length={max_length} leaves no room for the context after a {n_question}-token "
+            "question; raise max_length or lower max_query_length"
+        )
+    return window
+
+
+def _check_args(max_length: int, doc_stride: int, max_query_length: int) -> None:
+    if min(max_length, doc_stride, max_query_length) < 1:
+        raise ValueError("max_length, doc_stride and max_query_length must be positive")
+
+
+def _answer_tokens(ctx: _Context, start_char: int, text: str) -> tuple[int, int] | None:
+    """First and last context token overlapping the answer's characters, or None.
+
+    A token with an empty (whitespace-only) trimmed span never counts; of tokens sharing the
+    first start offset (XLM-R's bare '▁' before a CJK character), the last one is the start.
+    """
+    end_char = start_char + len(text)
+    hit = np.flatnonzero(
+        (ctx.ends > start_char) & (ctx.starts < end_char) & (ctx.ends > ctx.starts)
+    )
+    if hit.size == 0:
+        return None
+    first = int(hit[0])
+    while first + 1 <= hit[-1] and ctx.starts[first + 1] == ctx.starts[first]:
+        first += 1
+    return first, int(hit[-1])
+
+
+def _sequence(layout: _Layout, question: list[int], context: list[int]) -> tuple[list[int], int]:
+    """Input ids for the pair and the index of the first context token."""
+    head = layout.prefix + question + layout.middle
+    return head + context + layout.suffix, len(head)
+
+
+def _check_train_answer(ex: QAExample) -> None:
+    start = ex.answer_starts[0] if ex.answer_starts else -1
+    if start < 0 or ex.context[start : start + len(ex.answers[0])] != ex.answers[0]:
+        raise ValueError(
+            f"question {ex.id!r} has no verified answer span; read training data with "
+            "read_squad_file(..., for_training=True)"
+        )
+
+
+def prepare_train_features(
+    tokenizer: Any,
+    examples: Sequence[QAExample],
+    *,
+    max_length: int = 384,
+    doc_stride: int = 128,
+    max_query_length: int = 64,
+    stats: dict[str, int] | None = None,
+) -> dict[str, list]:
+    """Training features: input_ids, attention_mask, start_positions, end_positions (unpadded).
+
+    Labels point at the first answer's tokens in the window that contains all of it, else at
+    CLS (0). If `stats` is given it is updated with "questions_truncated", "features" and
+    "answer_unmappable" (examples dropped because their answer covers no token).
+    """
+    _check_args(max_length, doc_stride, max_query_length)
+    layout = _pair_layout(tokenizer)
+    questions, contexts, truncated = _tokenize(tokenizer, examples, max_query_length)
+    out: dict[str, list] = {
+        "input_ids": [],
+        "attention_mask": [],
+        "start_positions": [],
+        "end_positions": [],
+    }
+    unmappable = 0
+    for ex, question, ctx in zip(examples, questions, contexts, strict=True):
+        _check_train_answer(ex)
+        answer = _answer_tokens(ctx, ex.answer_starts[0], ex.answers[0])
+        if answer is None:
+            unmappable += 1
+            continue
+        window = _context_window(max_length, layout, len(question))
+        for start, length in _windows(len(ctx.ids), window, doc_stride):
+            ids, shift = _sequence(layout, question, ctx.ids[start : start + length])
+            inside = start <= answer[0] and answer[1] < start + length
+            out["input_ids"].append(ids)
+            out["attention_mask"].append([1] * len(ids))
+            out["start_positions"].append(answer[0] - start + shift if inside else 0)
+            out["end_positions"].append(answer[1] - start + shift if inside else 0)
+    if stats is not None:
+        stats["questions_truncated"] = stats.get("questions_truncated", 0) + truncated
+        stats["features"] = stats.get("features", 0) + len(out["input_ids"])
+        stats["answer_unmappable"] = stats.get("answer_unmappable", 0) + unmappable
+    return out
+
+
+def prepare_eval_features(
+    tokenizer: Any,
+    examples: Sequence[QAExample],
+    *,
+    max_length: int = 384,
+    doc_stride: int = 128,
+    max_query_length: int = 64,
+    stats: dict[str, int] | None = None,
+) -> dict[str, list]:
+    """Evaluation features: input_ids, attention_mask, example_index, offset_mapping.
+
+    offset_mapping[i][t] is the (start, end) character span of token t in
+    examples[example_index[i]].context, or None for question and special tokens. Windows are
+    the same as in `prepare_train_features`. If `stats` is given it is updated with
+    "questions_truncated" and "features".
+    """
+    _check_args(max_length, doc_stride, max_query_length)
+    layout = _pair_layout(tokenizer)
+    questions, contexts, truncated = _tokenize(tokenizer, examples, max_query_length)
+    out: dict[str, list] = {
+        "input_ids": [],
+        "attention_mask": [],
+        "example_index": [],
+        "offset_mapping": [],
+    }
+    for index, (question, ctx) in enumerate(zip(questions, contexts, strict=True)):
+        window = _context_window(max_length, layout, len(question))
+        for start, length in _windows(len(ctx.ids), window, doc_stride):
+            ids, shift = _sequence(layout, question, ctx.ids[start : start + length])
+            offsets: list[tuple[int, int] | None] = [None] * len(ids)
+            offsets[shift : shift + length] = ctx.offsets[start : start + length]
+            out["input_ids"].append(ids)
+            out["attention_mask"].append([1] * len(ids))
+            out["example_index"].append(index)
+            out["offset_mapping"].append(offsets)
+    if stats is not None:
+        stats["questions_truncated"] = stats.get("questions_truncated", 0) + truncated
+        stats["features"] = stats.get("features", 0) + len(out["input_ids"])
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Decoding
+
+
+def _context_range(offsets: Sequence[tuple[int, int] | None]) -> tuple[int, int]:
+    """[first, last + 1) of the context tokens in one feature (they are contiguous)."""
+    first = next((n for n, o in enumerate(offsets) if o is not None), len(offsets))
+    last = next((n for n in range(len(offsets) - 1, first - 1, -1) if offsets[n] is not None), -1)
+    return first, last + 1
+
+
+def _best_span(
+    start_logits: np.ndarray, end_logits: np.ndarray, n_best: int, max_answer_length: int
+) -> tuple[float, int, int] | None:
+    """Highest start+end score over top-n_best starts x ends with 0 <= end-start < max length."""
+    starts = np.argsort(-start_logits, kind="stable")[:n_best]
+    ends = np.argsort(-end_logits, kind="stable")[:n_best]
+    scores = start_logits[starts][:, None] + end_logits[ends][None, :]
+    length = ends[None, :] - starts[:, None] + 1
+    scores = np.where((length >= 1) & (length <= max_answer_length), scores, -np.inf)
+    flat = int(np.argmax(scores))
+    best = float(scores.flat[flat])
+    if best == -np.inf:
+        return None
+    row, col = divmod(flat, scores.shape[1])
+    return best, int(starts[row]), int(ends[col])
+
+
+def decode_answers(
+    examples: Sequence[QAExample],
+    features: Mapping[str, Sequence],
+    start_logits: Sequence | np.ndarray,
+    end_logits: Sequence | np.ndarray,
+    *,
+    n_best: int = 20,
+    max_answer_length: int = 30,
+) -> dict[str, str]:
+    """Best answer text per question id, from per-feature start/end logits.
+
+    Logit rows may be padded beyond a feature's length (padding is ignored). Only context
+    tokens can start or end a span; the answer is cut from the original context and stripped
+    of surrounding whitespace; an example without a valid span gets "".
+    """
+    n_features = len(features["example_index"])
+    if len(start_logits) != n_features or len(end_logits) != n_features:
+        raise ValueError(
+            f"got {len(start_logits)} start / {len(end_logits)} end logit rows "
+            f"for {n_features} features"
+        )
+    best: dict[int, tuple[float, int, int, int]] = {}
+    for i, (index, offsets) in enumerate(
+        zip(features["example_index"], features["offset_mapping"], strict=True)
+    ):
+        first, stop = _context_range(offsets)
+        if first >= stop:
+            continue
+        starts = np.asarray(start_logits[i], dtype=np.float64)[first:stop]
+        ends = np.asarray(end_logits[i], dtype=np.float64)[first:stop]
+        span = _best_span(starts, ends, n_best, max_answer_length)
+        if span is not None and (index not in best or span[0] > best[index][0]):
+            best[index] = (span[0], i, span[1] + first, span[2] + first)
+    answers: dict[str, str] = {}
+    for index, ex in enumerate(examples):
+        if index not in best:
+            answers[ex.id] = ""
+            continue
+        _, i, start, end = best[index]
+        offsets = features["offset_mapping"][i]
+        answers[ex.id] = ex.context[offsets[start][0] : offsets[end][1]].strip()
+    return answers

@@ -1,0 +1,164 @@
+"""Extractive question answering (MLQA; SQuAD-format data), scored exactly like MLQA's official
+script: EM/F1 with answers normalised by the *context* language."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from xbench.metrics import mlqa
+from xbench.qa import (
+    QAExample,
+    decode_answers,
+    parse_squad,
+    prepare_eval_features,
+    prepare_train_features,
+    read_squad_file,
+)
+from xbench.tasktypes.base import Parsed, TaskType
+
+if TYPE_CHECKING:
+    from xbench.taskspec import Hyperparameters, TaskSpec
+
+
+def _nonzero(counts: dict[str, int]) -> dict[str, int]:
+    return {k: v for k, v in counts.items() if v}
+
+
+class ExtractiveQA(TaskType):
+    name = "extractive-qa"
+    metrics = ("f1", "exact_match")
+
+    def check_spec(self, spec: TaskSpec) -> None:
+        unsupported = [lang for lang in spec.languages if lang not in mlqa.LANGUAGES]
+        if unsupported:
+            raise ValueError(
+                f"languages {unsupported} have no answer normalisation in MLQA's official "
+                f"script (it defines {', '.join(mlqa.LANGUAGES)})"
+            )
+
+    def read_local(self, spec: TaskSpec, path: Path, *, for_training: bool) -> Parsed:
+        examples, counts = read_squad_file(path, for_training=for_training)
+        return Parsed(examples, _nonzero(counts))
+
+    def from_hub_rows(self, spec: TaskSpec, rows: Iterable[dict], *, for_training: bool) -> Parsed:
+        # One SQuAD paragraph per hub row, so the same validation rules apply to both sources.
+        paragraphs = [
+            {
+                "context": row["context"],
+                "qas": [
+                    {
+                        "id": row["id"],
+                        "question": row["question"],
+                        "answers": [
+                            {"text": t, "answer_start": s}
+                            for t, s in zip(
+                                row["answers"]["text"], row["answers"]["answer_start"], strict=True
+                            )
+                        ],
+                    }
+                ],
+            }
+            for row in rows
+        ]
+        label = Path(f"hub:{spec.hub.dataset if spec.hub else spec.name}")
+        examples, counts = parse_squad(
+            {"data": [{"paragraphs": paragraphs}]}, label, for_training=for_training
+        )
+        return Parsed(examples, _nonzero(counts))
+
+    def load_model(
+        self, spec: TaskSpec, model_path: str, *, trust_remote_code: bool = False
+    ) -> Any:
+        from transformers import AutoModelForQuestionAnswering
+
+        return AutoModelForQuestionAnswering.from_pretrained(
+            model_path, dtype="float32", trust_remote_code=trust_remote_code
+        )
+
+    def _window(self, hp: Hyperparameters) -> dict[str, int]:
+        return {
+            "max_length": hp.max_length,
+            "doc_stride": hp.doc_stride,
+            "max_query_length": hp.max_query_length,
+        }
+
+    def train_features(
+        self, spec: TaskSpec, tokenizer: Any, examples: list[QAExample], hp: Hyperparameters
+    ) -> tuple[list[dict[str, Any]], dict[str, int]]:
+        stats: dict[str, int] = {}
+        feats = prepare_train_features(tokenizer, examples, stats=stats, **self._window(hp))
+        features = [
+            {"input_ids": ids, "start_positions": s, "end_positions": e}
+            for ids, s, e in zip(
+                feats["input_ids"], feats["start_positions"], feats["end_positions"], strict=True
+            )
+        ]
+        return features, _nonzero(stats)
+
+    def predict(
+        self,
+        spec: TaskSpec,
+        model: Any,
+        tokenizer: Any,
+        examples: list[QAExample],
+        hp: Hyperparameters,
+        desc: str | None = None,
+    ) -> list[str]:
+        from xbench.batching import run_batches
+
+        feats = prepare_eval_features(tokenizer, examples, **self._window(hp))
+        logits = run_batches(
+            model,
+            [{"input_ids": ids} for ids in feats["input_ids"]],
+            tokenizer.pad_token_id,
+            hp.eval_max_tokens,
+            lambda out: list(
+                zip(
+                    out.start_logits.float().cpu().numpy(),
+                    out.end_logits.float().cpu().numpy(),
+                    strict=True,
+                )
+            ),
+            desc,
+        )
+        answers = decode_answers(
+            examples,
+            feats,
+            [s for s, _ in logits],
+            [e for _, e in logits],
+            n_best=hp.n_best,
+            max_answer_length=hp.max_answer_length,
+        )
+        return [answers[ex.id] for ex in examples]
+
+    def _context_language(self, spec: TaskSpec, lang: str) -> str:
+        from xbench.data import language_parts
+
+        return language_parts(spec, lang)["context"]
+
+    def score(
+        self, spec: TaskSpec, examples: list[QAExample], predictions: list[str], lang: str
+    ) -> dict[str, float]:
+        golds = {ex.id: list(ex.answers) for ex in examples}
+        preds = {ex.id: p for ex, p in zip(examples, predictions, strict=True)}
+        scores = mlqa.score_predictions(golds, preds, self._context_language(spec, lang))
+        return {"f1": scores["f1"] / 100, "exact_match": scores["exact_match"] / 100}
+
+    def example_scores(
+        self, spec: TaskSpec, examples: list[QAExample], predictions: list[str], lang: str
+    ) -> list[float]:
+        context_lang = self._context_language(spec, lang)
+        metric = mlqa.f1_score if spec.metric == "f1" else mlqa.exact_match_score
+        return [
+            float(mlqa.metric_max_over_ground_truths(metric, p, ex.answers, context_lang))
+            for ex, p in zip(examples, predictions, strict=True)
+        ]
+
+    def prediction_records(
+        self, examples: list[QAExample], predictions: list[str]
+    ) -> dict[str, Any]:
+        """MLQA's official prediction format, {question id: answer text}: re-score with
+        `python mlqa_evaluation_v1.py DATASET.json THIS.json LANG`."""
+        return {ex.id: p for ex, p in zip(examples, predictions, strict=True)}

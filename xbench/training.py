@@ -1,0 +1,173 @@
+"""Fine-tune on English with transformers' Trainer and keep the checkpoint chosen by the task's
+selection policy: 'best-dev' (XTREME: best score on the English dev set) or 'final'.
+
+Dev checks run the task type's own predict+score (the same code that scores test languages),
+so selection works for every task type, QA included. A fine-tuned model is saved under a key
+of everything that determines it, so re-running, adding a language or re-scoring only predicts.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from xbench.errors import TrainingError
+from xbench.taskspec import Hyperparameters
+
+DONE_FILE = "xbench-model.json"
+
+
+def is_trained(model_dir: Path) -> bool:
+    return (model_dir / DONE_FILE).is_file()
+
+
+def read_training_record(model_dir: Path) -> dict[str, Any]:
+    return json.loads((model_dir / DONE_FILE).read_text())
+
+
+def fine_tune(
+    model: Any,
+    tokenizer: Any,
+    features: list[dict[str, Any]],
+    hp: Hyperparameters,
+    seed: int,
+    model_dir: Path,
+    dev_score: Callable[[Any], float],
+    log: Callable[[str], None],
+    checkpoint_steps: int = 500,
+) -> dict[str, Any]:
+    """Train `model` in place, save the selected weights to `model_dir`, return the record.
+
+    `dev_score(model)` returns the main metric on the dev set; it is called after every epoch
+    (or every `hp.eval_steps` steps) when the policy is 'best-dev'. A Trainer checkpoint is
+    kept every `checkpoint_steps` steps (and at each epoch end) in `<model_dir>.work`, and a
+    killed run continues from the last one, dev history included.
+    """
+    import torch
+    from transformers import (
+        DataCollatorWithPadding,
+        Trainer,
+        TrainerCallback,
+        TrainingArguments,
+        set_seed,
+    )
+
+    set_seed(seed)
+    work = model_dir.with_name(model_dir.name + ".work")
+    best_dir = work / "best"
+    selection_file = work / "selection.json"
+    checkpoints = sorted(  # a checkpoint is complete once its trainer_state.json is written
+        (p.parent for p in (work / "trainer").glob("checkpoint-*/trainer_state.json")),
+        key=lambda p: int(p.name.split("-")[-1]),
+    )
+    resume_step = int(checkpoints[-1].name.split("-")[-1]) if checkpoints else None
+    history: list[dict[str, float]] = []
+    if resume_step is not None and selection_file.exists():
+        # dev checks after the checkpoint will be replayed, so forget them
+        saved = json.loads(selection_file.read_text())["history"]
+        history = [h for h in saved if h["step"] <= resume_step]
+        log(f"  resuming fine-tuning from step {resume_step} ({checkpoints[-1]})")
+    best: dict[str, Any] = {"score": -math.inf}
+    for h in history:
+        if h["score"] > best["score"]:
+            best = dict(h)
+
+    class Selection(TrainerCallback):
+        """Checks the dev score, keeps the best weights, and stops on a NaN loss."""
+
+        def _check(self, state: Any) -> None:
+            score = dev_score(model)
+            model.train()
+            history.append(
+                {"step": state.global_step, "epoch": round(state.epoch or 0, 3), "score": score}
+            )
+            log(f"  dev check at step {state.global_step}: {score:.4f}")
+            if score > best["score"]:
+                best.update(score=score, step=state.global_step, epoch=round(state.epoch or 0, 3))
+                model.save_pretrained(best_dir)
+            selection_file.write_text(json.dumps({"history": history}))
+
+        def on_step_end(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
+            if (
+                hp.selection == "best-dev"
+                and hp.eval_steps
+                and state.global_step % hp.eval_steps == 0
+            ):
+                self._check(state)
+
+        def on_epoch_end(self, args: Any, state: Any, control: Any, **kw: Any) -> Any:
+            if hp.selection == "best-dev" and not hp.eval_steps:
+                self._check(state)
+            if state.global_step < state.max_steps:
+                control.should_save = True  # a checkpoint per epoch, after its dev check
+            return control
+
+        def on_log(self, args: Any, state: Any, control: Any, logs: Any = None, **kw: Any) -> None:
+            loss = (logs or {}).get("loss")
+            if loss is not None and not math.isfinite(loss):
+                raise TrainingError(
+                    f"training loss became {loss} at step {state.global_step}",
+                    hint="lower the learning rate (--set learning_rate=...) or check the data",
+                )
+
+    per_device = hp.batch_size // hp.gradient_accumulation
+    args = TrainingArguments(
+        output_dir=str(work / "trainer"),
+        per_device_train_batch_size=per_device,
+        gradient_accumulation_steps=hp.gradient_accumulation,
+        num_train_epochs=hp.epochs,
+        learning_rate=hp.learning_rate,
+        warmup_steps=hp.warmup,
+        weight_decay=hp.weight_decay,
+        max_grad_norm=hp.max_grad_norm,
+        lr_scheduler_type="linear",
+        train_sampling_strategy="group_by_length",
+        seed=seed,
+        data_seed=seed,
+        logging_steps=max(1, min(50, len(features) // per_device // 10 or 1)),
+        logging_nan_inf_filter=False,
+        save_strategy="steps",
+        save_steps=checkpoint_steps,
+        save_total_limit=1,
+        report_to="none",
+        dataloader_num_workers=0,
+        use_cpu=not torch.cuda.is_available(),
+        bf16=torch.cuda.is_available() and torch.cuda.is_bf16_supported(),
+    )
+    trainer = Trainer(
+        model=model,
+        args=args,
+        train_dataset=features,
+        data_collator=DataCollatorWithPadding(tokenizer),
+        processing_class=tokenizer,
+        callbacks=[Selection()],
+    )
+    started = time.perf_counter()
+    output = trainer.train(resume_from_checkpoint=str(checkpoints[-1]) if checkpoints else None)
+    train_seconds = time.perf_counter() - started
+
+    if hp.selection == "best-dev" and best_dir.exists():
+        from transformers import AutoConfig
+
+        state = type(model).from_pretrained(best_dir, config=AutoConfig.from_pretrained(best_dir))
+        model.load_state_dict(state.state_dict())
+        selected = {"step": best["step"], "epoch": best["epoch"], "dev_score": best["score"]}
+    else:
+        selected = {"step": output.global_step, "epoch": hp.epochs, "dev_score": None}
+    record = {
+        "selection": {"policy": hp.selection, "selected": selected, "dev_history": history},
+        "train_examples": len(features),
+        "steps": output.global_step,
+        "train_loss": output.training_loss,
+        "train_seconds": round(train_seconds, 2),
+    }
+    model.save_pretrained(model_dir)
+    tokenizer.save_pretrained(model_dir)
+    (model_dir / DONE_FILE).write_text(json.dumps(record, indent=2))
+    shutil.rmtree(work, ignore_errors=True)
+    return record
