@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import re
@@ -12,21 +11,12 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from fixtures.leaderboard import synthetic  # tests/fixtures, on sys.path via pytest
 
 from xbench.html_page import safe_json, to_html
 from xbench.leaderboard import build_leaderboard, load_references
 from xbench.results import load_runs
 
-
-def _load_synthetic():
-    path = Path(__file__).parent / "fixtures" / "leaderboard" / "synthetic.py"
-    spec = importlib.util.spec_from_file_location("xbench_test_synthetic", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-synthetic = _load_synthetic()
 EVIL = "</script><img src=x onerror=\"document.title='pwned'\"><b>evil</b> & co"
 CHROMIUM = "/usr/bin/chromium"
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import importlib.util
 import io
 import json
 import math
@@ -12,6 +11,7 @@ from pathlib import Path
 import pytest
 import typer
 import yaml
+from fixtures.leaderboard import synthetic  # tests/fixtures, on sys.path via pytest
 from typer.testing import CliRunner
 
 from xbench.commands.leaderboard import compare, leaderboard, render
@@ -29,16 +29,6 @@ from xbench.results import load_runs
 
 REPO = Path(__file__).resolve().parents[1]
 
-
-def _load_synthetic():
-    path = Path(__file__).parent / "fixtures" / "leaderboard" / "synthetic.py"
-    spec = importlib.util.spec_from_file_location("xbench_test_synthetic", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-synthetic = _load_synthetic()
 SD = math.sqrt(12.5)  # sample std of two seeds 5 points apart
 
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
 import stat
 import struct
 from pathlib import Path
 
 import typer
+from fixtures.leaderboard import synthetic  # tests/fixtures, on sys.path via pytest
 from typer.testing import CliRunner
 
 from xbench.commands.leaderboard import leaderboard
@@ -16,17 +16,6 @@ from xbench.plots import write_plots
 from xbench.results import load_runs
 
 PNG = b"\x89PNG\r\n\x1a\n"
-
-
-def _load_synthetic():
-    path = Path(__file__).parent / "fixtures" / "leaderboard" / "synthetic.py"
-    spec = importlib.util.spec_from_file_location("xbench_test_synthetic", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-synthetic = _load_synthetic()
 
 
 def png_size(path: Path) -> tuple[int, int]:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 import typer
+from fixtures.leaderboard import synthetic  # tests/fixtures, on sys.path via pytest
 from typer.testing import CliRunner
 
 from xbench.commands.leaderboard import compare, leaderboard
@@ -25,17 +25,6 @@ from xbench.stats import (
     read_example_scores,
     seed_averaged,
 )
-
-
-def _load_synthetic():
-    path = Path(__file__).parent / "fixtures" / "leaderboard" / "synthetic.py"
-    spec = importlib.util.spec_from_file_location("xbench_test_synthetic", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-synthetic = _load_synthetic()
 
 
 @pytest.fixture()

@@ -6,10 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from xbench.errors import TaskError
+from xbench.taskspec import read_yaml_mapping
 
 
 class TaskRun(BaseModel):
@@ -37,14 +37,9 @@ class RunConfig(BaseModel):
 
 def load_run_config(path: Path) -> RunConfig:
     """Parse a run config; relative paths in it are relative to the current directory."""
+    raw = read_yaml_mapping(path, "run config")
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as err:
-        raise TaskError(f"cannot read run config {path}: {err.strerror}") from None
-    except yaml.YAMLError as err:
-        raise TaskError(f"run config {path} is not valid YAML: {err}") from None
-    try:
-        cfg = RunConfig(**(raw or {}))
+        cfg = RunConfig(**raw)
     except (ValidationError, TypeError) as err:
         detail = (
             err.errors()[0] if isinstance(err, ValidationError) else {"loc": (), "msg": str(err)}

@@ -178,16 +178,22 @@ def _describe(err: ValidationError) -> str:
     return "; ".join(parts)
 
 
-def load_task_file(path: Path) -> TaskSpec:
-    """Parse and validate one task file; every failure names the file and the field."""
+def read_yaml_mapping(path: Path, what: str) -> dict[str, Any]:
+    """A YAML file that must hold a mapping, loaded safely (no custom tags, no code)."""
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as err:
-        raise TaskError(f"cannot read task file {path}: {err.strerror}") from None
+        raise TaskError(f"cannot read {what} {path}: {err.strerror}") from None
     except yaml.YAMLError as err:
-        raise TaskError(f"task file {path} is not valid YAML: {err}") from None
+        raise TaskError(f"{what} {path} is not valid YAML: {err}") from None
     if not isinstance(raw, dict):
-        raise TaskError(f"task file {path} must be a YAML mapping, got {type(raw).__name__}")
+        raise TaskError(f"{what} {path} must be a YAML mapping, got {type(raw).__name__}")
+    return raw
+
+
+def load_task_file(path: Path) -> TaskSpec:
+    """Parse and validate one task file; every failure names the file and the field."""
+    raw = read_yaml_mapping(path, "task file")
     try:
         return TaskSpec(**raw)
     except ValidationError as err:
