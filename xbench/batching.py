@@ -1,14 +1,23 @@
-"""Length-sorted, token-budgeted batches for prediction.
+"""Length-sorted, token-budgeted batches for prediction, halved on out-of-memory.
 
 Sorting by length and padding each batch only to its longest member processes few pad tokens;
-sizing batches by a token budget keeps memory flat whatever the lengths. The original order
-is restored by the caller through the returned indices.
+sizing batches by a token budget keeps memory flat whatever the lengths. Where to cut the sorted
+list is chosen to minimise padded tokens plus a fixed cost per forward call (CALL_COST): on a CPU
+a call costs about as much as a few dozen tokens, so batches are cut wherever padding would
+waste more (padding efficiency about 0.98 on XNLI); on a GPU a call costs thousands of tokens'
+worth of time, so batches are fewer and larger. Results come back in input order.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
+
+# Fixed cost of one forward call in padded tokens: CPU measured (multilingual-e5-small, 2 cores);
+# CUDA an estimate from kernel-launch overhead against an encoder's throughput.
+CALL_COST = {"cpu": 64, "cuda": 2048}
+MAX_RUNS = 256  # a batch spans at most this many distinct lengths (bounds the search)
 
 
 def token_budget_batches(
@@ -27,11 +36,68 @@ def token_budget_batches(
         yield batch
 
 
+def plan_batches(
+    lengths: Sequence[int], max_tokens: int, call_cost: int, max_batch: int = 512
+) -> list[list[int]]:
+    """Longest-first batches within the token budget that minimise padded tokens + call_cost
+    per batch: dynamic programming over the runs of equal length (a batch starts where a run
+    does, or where the budget splits one)."""
+    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
+    widths: list[int] = []  # one per run of equal length, longest first
+    starts: list[int] = []  # where each run starts in `order`
+    for pos, i in enumerate(order):
+        if not widths or lengths[i] != widths[-1]:
+            widths.append(lengths[i])
+            starts.append(pos)
+    starts.append(len(order))
+    best = [0.0] + [math.inf] * len(widths)  # best[r]: cost of the first r runs
+    cut = [0] * (len(widths) + 1)
+    for end in range(1, len(widths) + 1):
+        for first in range(end - 1, max(end - MAX_RUNS, 0) - 1, -1):
+            rows, width = starts[end] - starts[first], widths[first]
+            calls = math.ceil(rows / max(1, min(max_batch, max_tokens // width)))
+            cost = best[first] + rows * width + call_cost * calls
+            if cost < best[end]:
+                best[end], cut[end] = cost, first
+    segments = []
+    end = len(widths)
+    while end:
+        segments.append((starts[cut[end]], starts[end]))
+        end = cut[end]
+    batches = []
+    for lo, hi in reversed(segments):  # within a segment: split by the budget only
+        part = order[lo:hi]
+        for local in token_budget_batches([lengths[i] for i in part], max_tokens, max_batch):
+            batches.append([part[j] for j in local])
+    return batches
+
+
 def padding_efficiency(lengths: Sequence[int], batches: Sequence[Sequence[int]]) -> float:
     """Real tokens / processed tokens for a given batching (1.0 means no padding)."""
     real = sum(lengths)
     processed = sum(len(b) * max(lengths[i] for i in b) for b in batches if b)
     return real / processed if processed else 1.0
+
+
+def is_out_of_memory(err: BaseException) -> bool:
+    """The test accelerate's find_executable_batch_size uses (CUDA, MPS, XPU and CPU)."""
+    import torch
+    from accelerate.utils.memory import should_reduce_batch_size
+
+    return isinstance(err, torch.OutOfMemoryError) or (
+        isinstance(err, Exception) and should_reduce_batch_size(err)
+    )
+
+
+def autocast_for(device: Any) -> Any:
+    """bf16 (fp16 where bf16 is unsupported) autocast on CUDA; full precision elsewhere, so CPU
+    predictions equal an fp32 reference."""
+    import torch
+
+    if device.type != "cuda":
+        return torch.autocast(device.type, enabled=False)
+    dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return torch.autocast("cuda", dtype=dtype)
 
 
 def run_batches(
@@ -46,30 +112,46 @@ def run_batches(
 
     `outputs` turns the model output of one batch into one result per row (e.g. logits rows);
     results are moved to the CPU by the caller's function. `desc` labels a progress bar.
+    On out-of-memory the token budget is halved (below the failed batch's size) and prediction
+    goes on from the failed batch, as accelerate's find_executable_batch_size would, without
+    redoing the batches already done; one row that does not fit is re-raised.
     """
     import torch
+    from accelerate.utils.memory import clear_device_cache
     from tqdm.auto import tqdm
 
     device = next(model.parameters()).device
     lengths = [len(f["input_ids"]) for f in features]
     results: list[Any] = [None] * len(features)
+    todo = list(range(len(features)))
+    budget = max_tokens
+    call_cost = CALL_COST.get(device.type, CALL_COST["cpu"])
     model.eval()
-    autocast = (
-        torch.autocast(device.type, dtype=torch.bfloat16)
-        if device.type == "cuda"
-        else torch.autocast("cpu", enabled=False)
-    )
     bar = tqdm(total=len(features), desc=desc, unit="ex", leave=False, disable=desc is None)
-    with torch.inference_mode(), autocast, bar:
-        for batch in token_budget_batches(lengths, max_tokens):
-            width = lengths[batch[0]]
-            ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
-            mask = torch.zeros((len(batch), width), dtype=torch.long)
-            for row, i in enumerate(batch):
-                ids[row, : lengths[i]] = torch.tensor(features[i]["input_ids"])
-                mask[row, : lengths[i]] = 1
-            out = model(input_ids=ids.to(device), attention_mask=mask.to(device))
-            for i, value in zip(batch, outputs(out), strict=True):
-                results[i] = value
-            bar.update(len(batch))
+    with torch.inference_mode(), autocast_for(device), bar:
+        while todo:
+            done: set[int] = set()
+            batch: list[int] = []
+            try:
+                for local in plan_batches([lengths[i] for i in todo], budget, call_cost):
+                    batch = [todo[j] for j in local]
+                    width = lengths[batch[0]]
+                    ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
+                    mask = torch.zeros((len(batch), width), dtype=torch.long)
+                    for row, i in enumerate(batch):
+                        ids[row, : lengths[i]] = torch.tensor(features[i]["input_ids"])
+                        mask[row, : lengths[i]] = 1
+                    out = model(input_ids=ids.to(device), attention_mask=mask.to(device))
+                    for i, value in zip(batch, outputs(out), strict=True):
+                        results[i] = value
+                    done.update(batch)
+                    bar.update(len(batch))
+                todo = []
+            except Exception as err:
+                if not is_out_of_memory(err) or len(batch) <= 1:
+                    raise
+                budget = max(1, len(batch) * width // 2)
+                todo = [i for i in todo if i not in done]
+                del err
+                clear_device_cache(garbage_collection=True)
     return results

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 from pathlib import Path
@@ -10,7 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
-from xbench.errors import TaskError, XbenchError
+from xbench.errors import TaskError, XbenchError, one_line
 
 app = typer.Typer(
     help="Zero-shot cross-lingual transfer benchmarks for multilingual encoders.",
@@ -33,13 +34,20 @@ TasksDir = Annotated[
 def _root(
     debug: Annotated[bool, typer.Option("--debug", help="Show full tracebacks.")] = False,
 ) -> None:
-    if debug:
-        _state["debug"] = True
+    # set on every invocation (not only to True), so one --debug call in a process does not
+    # leak into the next
+    _state["debug"] = debug or bool(os.environ.get("XBENCH_DEBUG"))
 
 
 def _registry(tasks_dir: list[Path] | None):
     from xbench.taskspec import TaskRegistry
 
+    for folder in tasks_dir or []:
+        if not folder.is_dir():
+            raise TaskError(
+                f"tasks folder {folder} does not exist",
+                hint="pass --tasks-dir (or a run config's tasks_dirs:) a folder of task YAML files",
+            )
     return TaskRegistry(tasks_dir or [])
 
 
@@ -133,6 +141,11 @@ def run(
     """Fine-tune on English, select on English dev, evaluate every language, store results."""
     from xbench.runconfig import TaskRun, load_run_config
 
+    if config is not None and not config.is_file():
+        raise TaskError(
+            f"run config {config} does not exist",
+            hint="pass --config the path of a run config YAML file (examples in configs/)",
+        )
     cfg = load_run_config(config) if config else None
     model = model or (cfg.model if cfg else None)
     if not model:
@@ -235,13 +248,36 @@ def _register_extra_commands() -> None:
 _register_extra_commands()
 
 
+# OS errors that mean "the environment cannot hold what we write", reported in one line
+_ENVIRONMENT_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM)
+
+
 def main() -> None:
     try:
         app()
     except XbenchError as err:
         if _state["debug"]:
             raise
-        typer.echo(f"error: {err}", err=True)
+        # exactly one error line and one hint line, whatever the message holds
+        typer.echo(f"error: {one_line(err.message)}", err=True)
+        if err.shown_hint:
+            typer.echo(f"  hint: {one_line(err.shown_hint)}", err=True)
+        sys.exit(2)
+    except OSError as err:
+        # e.g. the disk filling up while a model checkpoint is saved (results are written by
+        # atomic_write_text, which already raises a WriteError naming the file)
+        if _state["debug"] or err.errno not in _ENVIRONMENT_ERRNOS:
+            raise
+        where = err.filename or "a file"
+        if err.errno in (errno.ENOSPC, errno.EDQUOT):
+            message = f"no space left on device writing {where}"
+        else:
+            message = f"{(err.strerror or str(err)).lower()}: {where}"
+        typer.echo(
+            f"error: {message}\n  hint: free space or fix permissions there, or use another "
+            "--cache-dir / --results-dir; rerun the same command to resume",
+            err=True,
+        )
         sys.exit(2)
     except KeyboardInterrupt:
         typer.echo("interrupted: rerun the same command to resume where it stopped", err=True)

@@ -7,6 +7,7 @@ selection policy, library versions and timings.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
@@ -16,7 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from xbench.errors import ResultsError
+from xbench.errors import ResultsError, WriteError
 
 SCHEMA_VERSION = 1
 
@@ -67,9 +68,16 @@ def result_path(results_dir: Path, model: str, task: str, seed: int) -> Path:
 
 
 def atomic_write_text(path: Path, text: str) -> None:
-    """Write via a temp file in the same folder, fsync, then rename: readers see old or new."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    """Write via a temp file in the same folder, fsync, then rename: readers see old or new.
+
+    On any OS error (full disk, read-only folder, ...) the temp file is removed, an existing
+    file at `path` is left as it was, and a WriteError (a ResultsError and an OSError) names
+    `path`."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as err:
+        raise write_error(path, err) from err
     try:
         os.fchmod(fd, 0o644)  # mkstemp makes 0600; results and pages are meant to be shared
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
@@ -77,9 +85,30 @@ def atomic_write_text(path: Path, text: str) -> None:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError) and not isinstance(exc, WriteError):
+            raise write_error(path, exc) from exc
         raise
+
+
+def write_error(path: Path, err: OSError) -> WriteError:
+    """One clear message for a failed write of `path`."""
+    if err.errno in (errno.ENOSPC, errno.EDQUOT):
+        return WriteError(
+            f"no space left on device writing {path}",
+            hint="free space on that disk, or write somewhere else (--results-dir, --output); "
+            "files already there were left as they were",
+            errno=err.errno,
+            filename=str(path),
+        )
+    return WriteError(
+        f"cannot write {path}: {err.strerror or err}",
+        hint="check that folder (permissions, a read-only disk, a file in the way) or write "
+        "somewhere else (--results-dir, --output); files already there were left as they were",
+        errno=err.errno,
+        filename=str(path),
+    )
 
 
 def write_result(path: Path, result: RunResult) -> None:

@@ -88,7 +88,7 @@ def resolve_model(model: str) -> str:
     return str(path.resolve())
 
 
-def environment() -> dict[str, str]:
+def environment(attention: str | None = None) -> dict[str, str]:
     import datasets
     import torch
     import transformers
@@ -102,7 +102,21 @@ def environment() -> dict[str, str]:
         "platform": platform.platform(),
         "device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu",
         "torch_threads": str(torch.get_num_threads()),
+        **({"attention": attention} if attention else {}),
     }
+
+
+def use_sdpa(model: Any) -> str:
+    """Switch the model to PyTorch's scaled_dot_product_attention where it supports it (the
+    default in transformers 5, made sure of here); returns the implementation in use."""
+    impl = getattr(model.config, "_attn_implementation", None) or "unknown"
+    if impl != "sdpa" and getattr(model, "_supports_sdpa", False):
+        try:
+            model.set_attn_implementation("sdpa")
+            impl = "sdpa"
+        except (AttributeError, ImportError, ValueError):
+            pass
+    return impl
 
 
 def _key(payload: dict[str, Any]) -> str:
@@ -126,6 +140,7 @@ def _load_pretrained(req: RunRequest, model_source: str) -> tuple[Any, Any]:
             hint="check the model id (network access to the Hub is needed for ids) or pass a "
             "local checkpoint folder",
         ) from None
+    use_sdpa(model)
     return tokenizer, model
 
 
@@ -195,17 +210,25 @@ def run(req: RunRequest, log: Log = print) -> Path:
     model_dir = req.cache_dir / "models" / f"{slug(req.model)}--{task.name}--{run_key}"
     training_record = _training_record(model_dir)
     timings: dict[str, float] = {}
+    attention = None
     if todo or training_record is None:
+        from xbench.featcache import CachedTokenizer, FeatureCache, cached_train_features
         from xbench.training import fine_tune, is_trained
+
+        features_cache = FeatureCache(req.cache_dir / "features", log)
 
         set_seed(req.seed)
         torch.use_deterministic_algorithms(True, warn_only=True)
         if is_trained(model_dir):
             log(f"{task.name} seed {req.seed}: reusing fine-tuned model {model_dir}")
             tokenizer, model = _load_pretrained(req, str(model_dir))
+            predict_tokenizer = CachedTokenizer(tokenizer, features_cache, task, hp)
         else:
             tokenizer, model = _load_pretrained(req, model_source)
-            features, adjusted = task_type.train_features(task, tokenizer, train.examples, hp)
+            predict_tokenizer = CachedTokenizer(tokenizer, features_cache, task, hp)
+            features, adjusted = cached_train_features(
+                features_cache, task_type, task, tokenizer, train.examples, hp
+            )
             dev = None
             if hp.selection == "best-dev":
                 dev = load_split(task, "dev", task.selection_language, data_dir=req.data_dir)
@@ -217,7 +240,7 @@ def run(req: RunRequest, log: Log = print) -> Path:
 
             def dev_score(m: Any) -> float:
                 assert dev is not None
-                preds = task_type.predict(task, m, tokenizer, dev.examples, hp, desc="dev")
+                preds = task_type.predict(task, m, predict_tokenizer, dev.examples, hp, desc="dev")
                 return task_type.score(task, dev.examples, preds, task.selection_language)[
                     task.metric
                 ]
@@ -243,8 +266,9 @@ def run(req: RunRequest, log: Log = print) -> Path:
                 )
             )
         training_record = _training_record(model_dir)
+        attention = getattr(model.config, "_attn_implementation", None)
         for lang in todo:
-            done[lang] = _evaluate(req, task, hp, model, tokenizer, lang, out)
+            done[lang] = _evaluate(req, task, hp, model, predict_tokenizer, lang, out)
             atomic_write_text(
                 partial_dir / f"{lang}.json",
                 json.dumps({"run_key": run_key, "result": done[lang].model_dump()}),
@@ -253,6 +277,10 @@ def run(req: RunRequest, log: Log = print) -> Path:
                 f"  {task.name} {lang}: {task.metric} {done[lang].scores[task.metric]:.4f} "
                 f"({done[lang].examples} examples, {done[lang].predict_seconds:.1f}s)"
             )
+        log(
+            f"  tokenised features: {features_cache.hits} from the cache, "
+            f"{features_cache.misses} computed ({features_cache.root})"
+        )
     assert training_record is not None
     adjustments = training_record.get("adjustments", {})
     timings["train_seconds"] = training_record.get("train_seconds", 0.0)
@@ -279,7 +307,7 @@ def run(req: RunRequest, log: Log = print) -> Path:
         },
         training={k: v for k, v in training_record.items() if k != "adjustments"},
         run_key=run_key,
-        environment=environment(),
+        environment=environment(attention),
         timings=timings,
         created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
     )

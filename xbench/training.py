@@ -30,6 +30,13 @@ def read_training_record(model_dir: Path) -> dict[str, Any]:
     return json.loads((model_dir / DONE_FILE).read_text())
 
 
+def smaller_batch(batch_size: int, per_device: int) -> int:
+    """The per-device batch after an out-of-memory: the largest divisor of the effective batch
+    size at most half of `per_device` (0 when there is none), so that gradient accumulation
+    (= batch_size // per-device batch) keeps the effective batch size exact."""
+    return next((d for d in range(per_device // 2, 0, -1) if batch_size % d == 0), 0)
+
+
 def fine_tune(
     model: Any,
     tokenizer: Any,
@@ -47,7 +54,104 @@ def fine_tune(
     (or every `hp.eval_steps` steps) when the policy is 'best-dev'. A Trainer checkpoint is
     kept every `checkpoint_steps` steps (and at each epoch end) in `<model_dir>.work`, and a
     killed run continues from the last one, dev history included.
+
+    On out-of-memory the per-device batch is halved and gradient accumulation doubled, so the
+    effective batch stays `hp.batch_size` (Trainer's auto_find_batch_size shrinks the effective
+    batch instead, which changes the result). Training restarts from the last checkpoint, or
+    from the start when no optimizer step had been taken (the weights are then untouched; the
+    longest batch comes first, so that is where an out-of-memory happens).
     """
+    from accelerate.utils.memory import clear_device_cache
+
+    from xbench.batching import is_out_of_memory
+
+    work = model_dir.with_name(model_dir.name + ".work")
+    per_device = hp.batch_size // hp.gradient_accumulation
+    while True:
+        progress = {"step": 0}
+        try:
+            output, history, best, train_seconds = _train(
+                model,
+                tokenizer,
+                features,
+                hp,
+                seed,
+                work,
+                per_device,
+                dev_score,
+                log,
+                checkpoint_steps,
+                progress,
+            )
+            break
+        except Exception as err:
+            smaller = smaller_batch(hp.batch_size, per_device)
+            if not is_out_of_memory(err) or not smaller:
+                raise
+            if progress["step"] > 0 and not _checkpoints(work):
+                raise TrainingError(
+                    f"out of memory at step {progress['step']} (per-device batch {per_device}) "
+                    "with no checkpoint to restart from",
+                    hint="set gradient_accumulation (--set gradient_accumulation=N) or a "
+                    "smaller max_length",
+                ) from None
+            log(
+                f"  out of memory with per-device batch {per_device}: retrying with {smaller} "
+                f"x {hp.batch_size // smaller} accumulation steps (effective batch unchanged)"
+            )
+            per_device = smaller
+            del err
+            model.zero_grad(set_to_none=True)
+            clear_device_cache(garbage_collection=True)
+
+    if hp.selection == "best-dev" and (work / "best").exists():
+        from transformers import AutoConfig
+
+        best_dir = work / "best"
+        state = type(model).from_pretrained(best_dir, config=AutoConfig.from_pretrained(best_dir))
+        model.load_state_dict(state.state_dict())
+        selected = {"step": best["step"], "epoch": best["epoch"], "dev_score": best["score"]}
+    else:
+        selected = {"step": output.global_step, "epoch": hp.epochs, "dev_score": None}
+    record = {
+        "selection": {"policy": hp.selection, "selected": selected, "dev_history": history},
+        "train_examples": len(features),
+        "steps": output.global_step,
+        "train_loss": output.training_loss,
+        "train_seconds": round(train_seconds, 2),
+        "per_device_batch_size": per_device,
+        "gradient_accumulation": hp.batch_size // per_device,
+    }
+    model.save_pretrained(model_dir)
+    tokenizer.save_pretrained(model_dir)
+    (model_dir / DONE_FILE).write_text(json.dumps(record, indent=2))
+    shutil.rmtree(work, ignore_errors=True)
+    return record
+
+
+def _checkpoints(work: Path) -> list[Path]:
+    """Complete Trainer checkpoints (their trainer_state.json is written last), oldest first."""
+    return sorted(
+        (p.parent for p in (work / "trainer").glob("checkpoint-*/trainer_state.json")),
+        key=lambda p: int(p.name.split("-")[-1]),
+    )
+
+
+def _train(
+    model: Any,
+    tokenizer: Any,
+    features: list[dict[str, Any]],
+    hp: Hyperparameters,
+    seed: int,
+    work: Path,
+    per_device: int,
+    dev_score: Callable[[Any], float],
+    log: Callable[[str], None],
+    checkpoint_steps: int,
+    progress: dict[str, int],
+) -> tuple[Any, list[dict[str, float]], dict[str, Any], float]:
+    """One Trainer run (resuming from the last checkpoint in `work`): the Trainer's output,
+    the dev history, the best dev check and the seconds spent."""
     import torch
     from transformers import (
         DataCollatorWithPadding,
@@ -58,13 +162,9 @@ def fine_tune(
     )
 
     set_seed(seed)
-    work = model_dir.with_name(model_dir.name + ".work")
     best_dir = work / "best"
     selection_file = work / "selection.json"
-    checkpoints = sorted(  # a checkpoint is complete once its trainer_state.json is written
-        (p.parent for p in (work / "trainer").glob("checkpoint-*/trainer_state.json")),
-        key=lambda p: int(p.name.split("-")[-1]),
-    )
+    checkpoints = _checkpoints(work)
     resume_step = int(checkpoints[-1].name.split("-")[-1]) if checkpoints else None
     history: list[dict[str, float]] = []
     if resume_step is not None and selection_file.exists():
@@ -93,6 +193,7 @@ def fine_tune(
             selection_file.write_text(json.dumps({"history": history}))
 
         def on_step_end(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
+            progress["step"] = state.global_step
             if (
                 hp.selection == "best-dev"
                 and hp.eval_steps
@@ -115,11 +216,11 @@ def fine_tune(
                     hint="lower the learning rate (--set learning_rate=...) or check the data",
                 )
 
-    per_device = hp.batch_size // hp.gradient_accumulation
+    cuda = torch.cuda.is_available()
     args = TrainingArguments(
         output_dir=str(work / "trainer"),
         per_device_train_batch_size=per_device,
-        gradient_accumulation_steps=hp.gradient_accumulation,
+        gradient_accumulation_steps=hp.batch_size // per_device,
         num_train_epochs=hp.epochs,
         learning_rate=hp.learning_rate,
         warmup_steps=hp.warmup,
@@ -129,45 +230,26 @@ def fine_tune(
         train_sampling_strategy="group_by_length",
         seed=seed,
         data_seed=seed,
-        logging_steps=max(1, min(50, len(features) // per_device // 10 or 1)),
+        logging_steps=max(1, min(50, len(features) // hp.batch_size // 10 or 1)),
         logging_nan_inf_filter=False,
         save_strategy="steps",
         save_steps=checkpoint_steps,
         save_total_limit=1,
         report_to="none",
         dataloader_num_workers=0,
-        use_cpu=not torch.cuda.is_available(),
-        bf16=torch.cuda.is_available() and torch.cuda.is_bf16_supported(),
+        use_cpu=not cuda,
+        bf16=cuda and torch.cuda.is_bf16_supported(),
+        fp16=cuda and not torch.cuda.is_bf16_supported(),
     )
     trainer = Trainer(
         model=model,
         args=args,
         train_dataset=features,
-        data_collator=DataCollatorWithPadding(tokenizer),
+        # dynamic padding: each batch to its longest member (a multiple of 8 for tensor cores)
+        data_collator=DataCollatorWithPadding(tokenizer, pad_to_multiple_of=8 if cuda else None),
         processing_class=tokenizer,
         callbacks=[Selection()],
     )
     started = time.perf_counter()
     output = trainer.train(resume_from_checkpoint=str(checkpoints[-1]) if checkpoints else None)
-    train_seconds = time.perf_counter() - started
-
-    if hp.selection == "best-dev" and best_dir.exists():
-        from transformers import AutoConfig
-
-        state = type(model).from_pretrained(best_dir, config=AutoConfig.from_pretrained(best_dir))
-        model.load_state_dict(state.state_dict())
-        selected = {"step": best["step"], "epoch": best["epoch"], "dev_score": best["score"]}
-    else:
-        selected = {"step": output.global_step, "epoch": hp.epochs, "dev_score": None}
-    record = {
-        "selection": {"policy": hp.selection, "selected": selected, "dev_history": history},
-        "train_examples": len(features),
-        "steps": output.global_step,
-        "train_loss": output.training_loss,
-        "train_seconds": round(train_seconds, 2),
-    }
-    model.save_pretrained(model_dir)
-    tokenizer.save_pretrained(model_dir)
-    (model_dir / DONE_FILE).write_text(json.dumps(record, indent=2))
-    shutil.rmtree(work, ignore_errors=True)
-    return record
+    return output, history, best, time.perf_counter() - started

@@ -60,7 +60,12 @@ class TaskType(ABC):
         hp: Hyperparameters,
         desc: str | None = None,
     ) -> list[Any]:
-        """One prediction per example, in the examples' order; `desc` labels a progress bar."""
+        """One prediction per example, in the examples' order; `desc` labels a progress bar.
+
+        Tokenise with the `tokenizer` given, by batch calls (a list of texts): the runner passes
+        a `featcache.CachedTokenizer`, which serves those from the feature cache (as a
+        BatchEncoding of plain columns, without `.encodings`), so that re-scoring only predicts.
+        """
 
     @abstractmethod
     def score(

@@ -48,6 +48,15 @@ class PairClassification(TaskType):
         return spec.labels.index(name) if name in spec.labels else None
 
     def read_local(self, spec: TaskSpec, path: Path, *, for_training: bool) -> Parsed:
+        try:
+            return self._read_tsv(spec, path)
+        except UnicodeDecodeError as err:
+            raise DataError(
+                f"{path}, line {_first_undecodable_line(path)}: not UTF-8 text ({err.reason})",
+                hint="convert the file to UTF-8 (XTREME's download script writes UTF-8)",
+            ) from None
+
+    def _read_tsv(self, spec: TaskSpec, path: Path) -> Parsed:
         columns = spec.local.columns or []
         where = {f: columns.index(f) for f in FIELDS}
         examples: list[PairExample] = []
@@ -169,3 +178,15 @@ class PairClassification(TaskType):
         self, examples: list[PairExample], predictions: list[int]
     ) -> dict[str, Any]:
         return {e.id: [p, e.label] for e, p in zip(examples, predictions, strict=True)}
+
+
+def _first_undecodable_line(path: Path) -> int:
+    """The number of the first line of `path` that is not UTF-8 (read again only on error: the
+    decoder works on whole chunks, so the exception does not know the line)."""
+    with path.open("rb") as handle:
+        for line_no, raw in enumerate(handle, start=1):
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError:
+                return line_no
+    return 0
