@@ -249,20 +249,10 @@ def test_killed_during_fine_tuning_resumes_from_the_checkpoint(
     assert_same_as_reference(k.run, ref)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="training.py logs 'resuming fine-tuning from step N' only when a dev check has "
-    "already written selection.json (the log call is inside `if ... selection_file.exists()`)",
-)
 def test_resume_in_the_first_epoch_is_logged(killed_in_epoch_1: Killed) -> None:
     assert "resuming fine-tuning from step 1" in killed_in_epoch_1.rerun_stdout
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="training.py records output.training_loss, which after a resume is the mean over "
-    "the steps of the resuming invocation only",
-)
 def test_train_loss_survives_resume(ref: Reference, killed_in_epoch_1: Killed) -> None:
     result = read_result(killed_in_epoch_1.run.out)
     assert result.training["train_loss"] == ref.result.training["train_loss"]
@@ -277,14 +267,6 @@ def test_killed_in_the_second_epoch_logs_the_resume(killed_in_epoch_2: Killed) -
     assert [h["step"] for h in history] == [2, 4]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="group_by_length's LengthGroupedSampler draws each epoch's order from the global "
-    "torch RNG; a resumed run draws it from the freshly seeded RNG (Trainer restores the "
-    "checkpoint's RNG state only after skipping the done batches), so a resume inside epoch "
-    ">= 2 trains the rest of that epoch on other batches. Fix in training.py: an epoch-seeded "
-    "sampler",
-)
 def test_killed_in_the_second_epoch_ends_like_the_reference(
     ref: Reference, killed_in_epoch_2: Killed
 ) -> None:

@@ -245,6 +245,18 @@ def run(req: RunRequest, log: Log = print) -> Path:
                     task.metric
                 ]
 
+            # written before fine_tune marks the model done, so a kill between the two cannot
+            # leave a finished model without its data record
+            atomic_write_text(
+                model_dir / "train-adjustments.json",
+                json.dumps(
+                    {
+                        "skipped": train.skipped,
+                        "adjusted": adjusted,
+                        "dev_source": dev.source if dev else None,
+                    }
+                ),
+            )
             fine_tune(
                 model,
                 tokenizer,
@@ -255,15 +267,6 @@ def run(req: RunRequest, log: Log = print) -> Path:
                 dev_score,
                 log,
                 checkpoint_steps=req.checkpoint_steps,
-            )
-            (model_dir / "train-adjustments.json").write_text(
-                json.dumps(
-                    {
-                        "skipped": train.skipped,
-                        "adjusted": adjusted,
-                        "dev_source": dev.source if dev else None,
-                    }
-                )
             )
         training_record = _training_record(model_dir)
         attention = getattr(model.config, "_attn_implementation", None)

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from xbench.errors import TrainingError
+from xbench.results import atomic_write_text
 from xbench.taskspec import Hyperparameters
 
 DONE_FILE = "xbench-model.json"
@@ -124,7 +125,7 @@ def fine_tune(
     }
     model.save_pretrained(model_dir)
     tokenizer.save_pretrained(model_dir)
-    (model_dir / DONE_FILE).write_text(json.dumps(record, indent=2))
+    atomic_write_text(model_dir / DONE_FILE, json.dumps(record, indent=2))
     shutil.rmtree(work, ignore_errors=True)
     return record
 
@@ -167,11 +168,12 @@ def _train(
     checkpoints = _checkpoints(work)
     resume_step = int(checkpoints[-1].name.split("-")[-1]) if checkpoints else None
     history: list[dict[str, float]] = []
+    if resume_step is not None:
+        log(f"  resuming fine-tuning from step {resume_step} ({checkpoints[-1]})")
     if resume_step is not None and selection_file.exists():
         # dev checks after the checkpoint will be replayed, so forget them
         saved = json.loads(selection_file.read_text())["history"]
         history = [h for h in saved if h["step"] <= resume_step]
-        log(f"  resuming fine-tuning from step {resume_step} ({checkpoints[-1]})")
     best: dict[str, Any] = {"score": -math.inf}
     for h in history:
         if h["score"] > best["score"]:
@@ -190,7 +192,7 @@ def _train(
             if score > best["score"]:
                 best.update(score=score, step=state.global_step, epoch=round(state.epoch or 0, 3))
                 model.save_pretrained(best_dir)
-            selection_file.write_text(json.dumps({"history": history}))
+            atomic_write_text(selection_file, json.dumps({"history": history}))
 
         def on_step_end(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
             progress["step"] = state.global_step
@@ -241,7 +243,15 @@ def _train(
         bf16=cuda and torch.cuda.is_bf16_supported(),
         fp16=cuda and not torch.cuda.is_bf16_supported(),
     )
-    trainer = Trainer(
+    sampler = _epoch_seeded_length_sampler(
+        features, per_device * args.gradient_accumulation_steps, seed
+    )
+
+    class _Trainer(Trainer):
+        def _get_train_sampler(self, train_dataset: Any = None) -> Any:
+            return sampler
+
+    trainer = _Trainer(
         model=model,
         args=args,
         train_dataset=features,
@@ -252,4 +262,44 @@ def _train(
     )
     started = time.perf_counter()
     output = trainer.train(resume_from_checkpoint=str(checkpoints[-1]) if checkpoints else None)
+    # the mean over every logged step; output.training_loss only covers this invocation's steps
+    output = output._replace(
+        training_loss=_mean_logged_loss(trainer.state.log_history, output.training_loss)
+    )
     return output, history, best, time.perf_counter() - started
+
+
+def _mean_logged_loss(log_history: list[dict[str, Any]], fallback: float) -> float:
+    """Mean training loss over the logged steps, from the Trainer's log history (which a
+    resumed Trainer restores from the checkpoint), so a resumed run records what an
+    uninterrupted one does."""
+    total, steps, last = 0.0, 0, 0
+    for entry in log_history:
+        if "loss" in entry and "step" in entry:
+            total += entry["loss"] * (entry["step"] - last)
+            steps += entry["step"] - last
+            last = entry["step"]
+    return total / steps if steps else fallback
+
+
+def _epoch_seeded_length_sampler(features: list[dict[str, Any]], batch: int, seed: int) -> Any:
+    """group_by_length, with each epoch's order a function of (seed, epoch) only. Trainer's
+    own LengthGroupedSampler draws it from the global RNG, which a resumed run has re-seeded
+    and restores only after skipping the done batches: a resume in epoch >= 2 trains the rest
+    of that epoch on other batches. Trainer calls set_epoch() before every epoch."""
+    import torch
+    from transformers.trainer_pt_utils import LengthGroupedSampler, get_length_grouped_indices
+
+    class EpochSeeded(LengthGroupedSampler):
+        epoch = 0
+
+        def set_epoch(self, epoch: int) -> None:
+            self.epoch = epoch
+
+        def __iter__(self):
+            generator = torch.Generator().manual_seed(seed + self.epoch)
+            return iter(
+                get_length_grouped_indices(self.lengths, self.batch_size, generator=generator)
+            )
+
+    return EpochSeeded(batch, lengths=[len(f["input_ids"]) for f in features])
