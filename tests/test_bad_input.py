@@ -484,8 +484,9 @@ class _FullDiskOs:
 
 @case(
     "disk-full",
-    "the disk fills up while results are written (simulated ENOSPC)",
-    "no space left on device writing {root}/results/",
+    "the disk fills up while xbench writes its first file (simulated ENOSPC; since training "
+    "records are written atomically too, that is the fine-tuned model's data record)",
+    "no space left on device writing /",
 )
 def _(c: Ctx):
     c.monkeypatch.setattr(results_mod, "os", _FullDiskOs())
