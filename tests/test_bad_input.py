@@ -158,7 +158,9 @@ class Ctx:
         return self.task_file("xnli-bad.yaml", text.replace(old, new))
 
     def fmt(self, text: str) -> str:
-        return text.format(root=self.root, data=self.data, qa=self.qa_data, model=self.model)
+        return text.format(
+            root=self.root, data=self.data, qa=self.qa_data, model=self.model, cache=self.cache
+        )
 
     def clean(self, text: str) -> str:
         """`text` with this machine's paths replaced by placeholders (for the docs)."""
@@ -194,7 +196,7 @@ class Case:
     id: str
     what: str
     setup: Callable[[Ctx], list[str | Path]]  # prepares the files, returns the command line
-    expect: tuple[str, ...]  # on the error line; {root} {data} {qa} {model} are filled in
+    expect: tuple[str, ...]  # on the error line; {root} {data} {qa} {model} {cache} filled in
 
 
 CASES: list[Case] = []
@@ -486,9 +488,11 @@ class _FullDiskOs:
     "disk-full",
     "the disk fills up while xbench writes its first file (simulated ENOSPC; since training "
     "records are written atomically too, that is the fine-tuned model's data record)",
-    "no space left on device writing /",
+    "no space left on device writing {cache}/models/",
+    "/train-adjustments.json",
 )
 def _(c: Ctx):
+    c.cache = c.root / "cache"  # a model not yet fine-tuned, whatever cases ran before
     c.monkeypatch.setattr(results_mod, "os", _FullDiskOs())
     return c.run()
 
