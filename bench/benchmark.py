@@ -74,7 +74,7 @@ def table(title: str, headers: list[str], rows: list[list[Any]]) -> None:
 
 
 def _xnli():
-    from xbench.taskspec import TaskRegistry
+    from xbench.catalog import TaskRegistry
 
     return TaskRegistry().get("xnli")
 
@@ -88,7 +88,7 @@ def bench_eval(sizes: dict[str, Any], data_dir: Path, work: Path) -> dict[str, A
 
     from xbench.batching import CALL_COST, plan_batches, run_batches
     from xbench.data import load_split
-    from xbench.runner import use_sdpa
+    from xbench.stages import use_sdpa
     from xbench.tasktypes import get_task_type
 
     spec, n = _xnli(), sizes["eval"]
@@ -212,7 +212,7 @@ def bench_finetune(sizes: dict[str, Any], data_dir: Path, work: Path) -> dict[st
 
     from xbench.batching import padding_efficiency
     from xbench.data import load_split
-    from xbench.runner import use_sdpa
+    from xbench.stages import use_sdpa
     from xbench.tasktypes import get_task_type
     from xbench.training import fine_tune
 

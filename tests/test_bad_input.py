@@ -25,10 +25,11 @@ from pathlib import Path
 
 import pytest
 
-import xbench.results as results_mod
+import xbench.io as io_mod
 from xbench import cli
 from xbench.errors import ResultsError, WriteError
-from xbench.results import atomic_write_text, read_result, result_path, slug
+from xbench.io import atomic_write_text, slug
+from xbench.results import read_result, result_path
 
 TESTS = Path(__file__).resolve().parent
 REPO = TESTS.parent
@@ -486,14 +487,15 @@ class _FullDiskOs:
 
 @case(
     "disk-full",
-    "the disk fills up while xbench writes its first file (simulated ENOSPC; since training "
-    "records are written atomically too, that is the fine-tuned model's data record)",
+    "the disk fills up while xbench writes its first file (simulated ENOSPC; the feature cache "
+    "only logs that it could not store an entry, so the first write that must succeed is the "
+    "dev-selection record of the fine-tune in progress)",
     "no space left on device writing {cache}/models/",
-    "/train-adjustments.json",
+    ".work/selection.json",
 )
 def _(c: Ctx):
     c.cache = c.root / "cache"  # a model not yet fine-tuned, whatever cases ran before
-    c.monkeypatch.setattr(results_mod, "os", _FullDiskOs())
+    c.monkeypatch.setattr(io_mod, "os", _FullDiskOs())
     return c.run()
 
 
@@ -599,7 +601,7 @@ def test_full_disk_keeps_the_old_file_and_removes_the_temp_file(
     target = tmp_path / "m" / "xnli" / "seed1.json"
     target.parent.mkdir(parents=True)
     target.write_text("old result")
-    monkeypatch.setattr(results_mod, "os", _FullDiskOs())
+    monkeypatch.setattr(io_mod, "os", _FullDiskOs())
     with pytest.raises(WriteError) as info:
         atomic_write_text(target, "new result")
     err = info.value

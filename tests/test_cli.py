@@ -228,7 +228,7 @@ def test_set_without_equals_exit_2() -> None:
 
 
 def test_set_values_are_parsed_as_yaml() -> None:
-    from xbench.cli import _parse_sets
+    from xbench.commands.run import _parse_sets
 
     assert _parse_sets(["epochs=1", "learning_rate=3.0e-5", "selection=final"]) == {
         "epochs": 1,
@@ -265,7 +265,7 @@ def test_non_positive_limit_is_refused_up_front(
         raise AssertionError(f"work started with {option} {value}")
 
     monkeypatch.setattr(xbench.training, "fine_tune", no_work)
-    monkeypatch.setattr(xbench.runner, "_evaluate", no_work)
+    monkeypatch.setattr(xbench.runner, "evaluate_language", no_work)
     result = runner.invoke(
         app,
         [

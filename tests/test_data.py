@@ -11,9 +11,10 @@ from typing import Any
 
 import pytest
 
-from xbench.data import language_parts, load_split, local_path, require_local_file
+from xbench.catalog import TaskRegistry
+from xbench.data import load_split, local_path, require_local_file
 from xbench.errors import DataError
-from xbench.taskspec import TaskRegistry
+from xbench.languages import placeholders
 
 CORE_DATA = Path(__file__).resolve().parent / "fixtures" / "core" / "data"
 # facebook/xnli's integer labels, in order (see ../shared/data/README.md); MultiNLI's train file
@@ -176,7 +177,7 @@ def test_local_path_layout(xnli) -> None:
     assert local_path(xnli, "train", "en", root) == root / "xnli" / "train-en.tsv"
     assert local_path(xnli, "dev", "de", root) == root / "xnli" / "dev-de.tsv"
     assert local_path(xnli, "test", "zh", root) == root / "xnli" / "test-zh.tsv"
-    assert language_parts(xnli, "de") == {"lang": "de", "context": "de", "question": "de"}
+    assert placeholders("de") == {"lang": "de", "context": "de", "question": "de"}
 
 
 # --- the real sample data ---------------------------------------------------------------------

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from xbench.catalog import TaskRegistry
 from xbench.data import load_split
 from xbench.featcache import (
     CachedTokenizer,
@@ -17,7 +18,6 @@ from xbench.featcache import (
     key_parts,
     tokenizer_fingerprint,
 )
-from xbench.taskspec import TaskRegistry
 from xbench.tasktypes import get_task_type
 
 CORE_DATA = Path(__file__).resolve().parent / "fixtures" / "core" / "data"
@@ -65,9 +65,6 @@ def test_every_key_part_changes_the_key(xnli, tokenizer, offline_models: Path, e
         "max length": key_parts(
             "train", xnli, hp.model_copy(update={"max_length": 64}), tokenizer, data
         ),
-        "stride": key_parts(
-            "train", xnli, hp.model_copy(update={"doc_stride": 64}), tokenizer, data
-        ),
         "task version": key_parts(
             "train", xnli.model_copy(update={"version": xnli.version + 1}), hp, tokenizer, data
         ),
@@ -78,6 +75,21 @@ def test_every_key_part_changes_the_key(xnli, tokenizer, offline_models: Path, e
     # what does not decide the features does not change the key
     same = key_parts("train", xnli, hp.model_copy(update={"learning_rate": 1e-3}), tokenizer, data)
     assert FeatureCache.key(same) == keys["base"]
+
+
+def test_key_holds_the_settings_the_task_type_declares(tokenizer, examples) -> None:
+    """QA's window settings key QA's features; classification's keys hold no QA field."""
+    registry = TaskRegistry()
+    xnli, mlqa = registry.get("xnli"), registry.get("mlqa")
+    data = data_fingerprint(examples)
+    assert "doc_stride" not in key_parts("train", xnli, xnli.hyperparameters, tokenizer, data)
+    hp = mlqa.hyperparameters
+    base = FeatureCache.key(key_parts("train", mlqa, hp, tokenizer, data))
+    for name in ("doc_stride", "max_query_length", "max_length"):
+        changed = hp.model_copy(update={name: getattr(hp, name) // 2})
+        assert FeatureCache.key(key_parts("train", mlqa, changed, tokenizer, data)) != base, name
+    answer = hp.model_copy(update={"max_answer_length": 5})  # decoding only: same features
+    assert FeatureCache.key(key_parts("train", mlqa, answer, tokenizer, data)) == base
 
 
 def test_tokenizer_fingerprint_is_its_content(tokenizer, tmp_path: Path) -> None:
@@ -122,6 +134,24 @@ def test_cached_tokenizer_hit_is_identical(xnli, tokenizer, examples, tmp_path: 
     assert (cache.misses, cache.hits) == (2, 1)
     assert cached.pad_token_id == tokenizer.pad_token_id  # everything else is the tokenizer's
     assert cached("one text")["input_ids"] == tokenizer("one text")["input_ids"]
+
+
+def test_cached_tokenizer_answers_word_ids_for_pre_split_words(
+    xnli, tokenizer, examples, tmp_path: Path
+) -> None:
+    """Token classification labels the first sub-token of each word: a hit must give the
+    same word ids as the real encoding (None for special tokens), and the same columns."""
+    cache = FeatureCache(tmp_path / "features")
+    cached = CachedTokenizer(tokenizer, cache, xnli, xnli.hyperparameters)
+    words = [e.sentence1.split() for e in examples]
+    want = tokenizer(words, is_split_into_words=True, truncation=True, max_length=24)
+    for _ in range(2):  # a miss, then a hit
+        got = cached(words, is_split_into_words=True, truncation=True, max_length=24)
+        assert dict(got) == dict(want)
+        for i in range(len(words)):
+            assert got.word_ids(i) == want.word_ids(i)
+    assert (cache.misses, cache.hits) == (1, 1)
+    assert None in got.word_ids(0) and max(w for w in got.word_ids(0) if w is not None) > 0
 
 
 def test_other_arguments_are_another_entry(xnli, tokenizer, examples, tmp_path: Path) -> None:

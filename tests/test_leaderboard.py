@@ -1,31 +1,26 @@
-"""Leaderboard aggregation, coverage rules, filters, references and the text formats."""
+"""Leaderboard aggregation, coverage rules, filters and published rows (formats: tests/render/)."""
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import math
 from pathlib import Path
 
 import pytest
-import typer
 import yaml
 from fixtures.leaderboard import synthetic  # tests/fixtures, on sys.path via pytest
-from typer.testing import CliRunner
 
-from xbench.commands.leaderboard import compare, leaderboard, render
-from xbench.errors import XbenchError
 from xbench.leaderboard import (
     AVG,
-    AVG_NO_EN,
     GAP,
     PUBLISHED,
+    CIOptions,
     LeaderboardError,
     build_leaderboard,
-    load_references,
 )
-from xbench.results import load_runs
+from xbench.references import load_references
+from xbench.render import render_leaderboard as render
+from xbench.results import load_runs, read_result, write_result
+from xbench.tables import AVG_NO_EN
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -41,13 +36,6 @@ def board(results_dir: Path, **kwargs):
     runs, errors = load_runs([results_dir])
     assert not errors
     return build_leaderboard(runs, **kwargs)
-
-
-def app() -> typer.Typer:
-    cli = typer.Typer(pretty_exceptions_enable=False)
-    cli.command("leaderboard")(leaderboard)
-    cli.command("compare")(compare)
-    return cli
 
 
 def test_exact_numbers_and_ranking(results_dir: Path) -> None:
@@ -170,30 +158,6 @@ def test_reference_file_is_complete_and_consistent() -> None:
             assert abs(mean - ref.avg[metric]) < 0.1, (ref.model, ref.task, metric)
 
 
-def test_latex_csv_json(results_dir: Path) -> None:
-    synthetic.write_run(results_dir, "org/odd_name & 100%", 1, {"en": 10, "de": 10, "fr": 10})
-    lb = board(results_dir, references=load_references())
-    tex = render(lb, "latex")
-    for rule in (r"\toprule", r"\midrule", r"\bottomrule", r"\begin{tabular}"):
-        assert rule in tex
-    assert r"org/odd\_name \& 100\%" in tex
-    assert r"87.5\,$\pm$\,3.5" in tex
-    assert r"\textit{XLM-R Base (Conneau et al., 2020) \textsuperscript{\dag}}" in tex
-
-    rows = list(csv.DictReader(io.StringIO(render(lb, "csv"))))
-    avg = next(r for r in rows if (r["table"], r["model"], r["column"]) == ("xnli", "org/big", AVG))
-    assert float(avg["mean"]) == pytest.approx(235 / 3, abs=1e-5)
-    assert avg["averaged_over"] == "en de fr" and avg["rank"] == "1"
-    assert any(r["kind"] == PUBLISHED for r in rows)
-
-    data = json.loads(render(lb, "json"))
-    table = data["tables"][0]
-    assert table["averaged_over"] == ["en", "de", "fr"]
-    first = table["rows"][0]
-    assert set(first["cells"]) == {"en", "de", "fr", AVG, AVG_NO_EN, GAP}
-    assert data["summary"]["rows"][0]["kind"] == PUBLISHED
-
-
 def test_duplicate_runs_are_an_error(results_dir: Path) -> None:
     runs, _ = load_runs([results_dir, results_dir])
     with pytest.raises(LeaderboardError, match="two results for"):
@@ -207,29 +171,22 @@ def test_cross_lingual_pairs_stay_out_of_the_table(results_dir: Path) -> None:
     assert any("G-XLT" in n for n in table.notes)
 
 
-def test_cli_leaderboard(results_dir: Path, tmp_path: Path) -> None:
-    runner = CliRunner()
-    out = tmp_path / "site" / "board.json"
-    result = runner.invoke(
-        app(), ["leaderboard", str(results_dir), "--format", "json", "--output", str(out)]
-    )
-    assert result.exit_code == 0, result.output
-    data = json.loads(out.read_text())
-    assert [r["model"] for r in data["tables"][0]["rows"]][-2:] == ["org/big", "org/small"]
-    result = runner.invoke(app(), ["leaderboard", str(results_dir), "--no-references"])
-    assert result.exit_code == 0 and "Conneau" not in result.stdout
-    assert "| 1   | org/big" in result.stdout
-    result = runner.invoke(app(), ["leaderboard", str(results_dir), "--format", "yaml"])
-    assert isinstance(result.exception, XbenchError) and "unknown format" in str(result.exception)
-    result = runner.invoke(app(), ["leaderboard", str(tmp_path / "missing")])
-    assert isinstance(result.exception, XbenchError)
-
-
-def test_cli_skips_corrupt_files_with_a_warning(results_dir: Path) -> None:
-    bad = results_dir / "org--bad" / "xnli" / "seed1.json"
-    bad.parent.mkdir(parents=True)
-    bad.write_text("{not json")
-    result = CliRunner().invoke(app(), ["leaderboard", str(results_dir)])
-    assert result.exit_code == 0
-    assert "warning: skipped corrupt result file" in result.stderr
-    assert bad.exists()
+def test_training_language_drives_averages_gap_intervals_and_published_rows(
+    results_dir: Path,
+) -> None:
+    for path in results_dir.rglob("seed*.json"):
+        write_result(path, read_result(path).model_copy(update={"train_language": "fr"}))
+    lb = board(results_dir, references=load_references(), ci=CIOptions(samples=300, seed=1))
+    (table,) = lb.tables
+    assert (table.train_language, table.languages) == ("fr", ["fr", "de", "en"])
+    big = next(r for r in table.rows if r.model == "org/big")
+    assert big.cells["avg-fr"].mean == pytest.approx(82.5)  # (77.5 + 87.5) / 2
+    assert big.cells[GAP].mean == pytest.approx(70.0 - 82.5)
+    for col in ("avg-fr", GAP):
+        low, high = big.cells[col].ci
+        assert low <= big.cells[col].mean <= high
+    base = next(r for r in table.rows if r.kind == PUBLISHED and "Base" in r.model)
+    assert base.cells["avg-fr"].mean == pytest.approx((85.8 + 78.7) / 2)
+    assert base.cells[GAP].mean == pytest.approx(79.7 - (85.8 + 78.7) / 2)
+    assert AVG_NO_EN not in big.cells
+    assert any("gap: fr minus avg-fr" in n for n in table.notes)

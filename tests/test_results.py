@@ -1,5 +1,5 @@
-"""Result files: atomic writes, strict reading (every failure names the file), and collection
-that reports bad files without ever touching them."""
+"""Result files: strict reading (every failure names the file), older schema versions still
+read, and collection that reports bad files without ever touching them."""
 
 from __future__ import annotations
 
@@ -13,11 +13,9 @@ from xbench.errors import ResultsError
 from xbench.results import (
     SCHEMA_VERSION,
     RunResult,
-    atomic_write_text,
     collect_results,
     read_result,
     result_path,
-    slug,
     write_result,
 )
 
@@ -32,42 +30,22 @@ def result() -> RunResult:
 # --- paths ------------------------------------------------------------------------------------
 
 
-def test_slug_and_result_path(tmp_path: Path) -> None:
-    assert slug("FacebookAI/xlm-roberta-base") == "FacebookAI--xlm-roberta-base"
-    assert slug("/abs/path/to/ckpt/") == "abs--path--to--ckpt"
-    assert slug("a b:c") == "a--b--c"
-    assert "/" not in slug("../../etc/passwd")
-    assert slug("///") == "model"
+def test_result_path(tmp_path: Path) -> None:
     path = result_path(tmp_path, "org/model", "xnli", 3)
     assert path == tmp_path / "org--model" / "xnli" / "seed3.json"
 
 
-# --- atomic writes ----------------------------------------------------------------------------
-
-
-def test_atomic_write_creates_folders_and_leaves_no_temp_files(tmp_path: Path) -> None:
-    target = tmp_path / "a" / "b" / "out.json"
-    atomic_write_text(target, "first\n")
-    assert target.read_text() == "first\n"
-    atomic_write_text(target, "second\n")
-    assert target.read_text() == "second\n"
-    assert sorted(os.listdir(target.parent)) == ["out.json"]
-
-
-def test_atomic_write_failure_keeps_old_file_and_cleans_up(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    target = tmp_path / "out.json"
-    target.write_text("old")
-
-    def broken_replace(src: str, dst: str) -> None:
-        raise OSError(28, "No space left on device")
-
-    monkeypatch.setattr(os, "replace", broken_replace)
-    with pytest.raises(OSError):
-        atomic_write_text(target, "new")
-    assert target.read_text() == "old"
-    assert os.listdir(tmp_path) == ["out.json"]
+def test_version_1_result_still_reads(tmp_path: Path, result: RunResult) -> None:
+    """A file written before schema 2 (no train_language; training always present) reads as
+    an English-trained result of the current schema."""
+    raw = json.loads(_good_text(result))
+    raw.pop("train_language")
+    path = tmp_path / "seed1.json"
+    path.write_text(json.dumps({**raw, "schema_version": 1}))
+    old = read_result(path)
+    assert old.schema_version == SCHEMA_VERSION == 2
+    assert old.train_language == "en"
+    assert old.languages == result.languages and old.training == result.training
 
 
 def test_write_then_read_round_trip(tmp_path: Path, result: RunResult) -> None:
@@ -92,7 +70,7 @@ def _good_text(result: RunResult) -> str:
         ("truncated", "corrupt"),
         ("empty", "corrupt"),
         ("not-utf8", "corrupt"),
-        ("schema-2", "schema_version"),
+        ("schema-99", "schema_version"),
         ("no-schema", "schema_version"),
         ("a-list", "not an xbench result"),
         ("missing-field", "run_key"),
@@ -114,8 +92,8 @@ def test_bad_result_file_is_a_results_error_naming_it(
         path.write_text("")
     elif case == "not-utf8":
         path.write_bytes(b"\xff\xfe\x00garbage")
-    elif case == "schema-2":
-        path.write_text(json.dumps({**raw, "schema_version": 2}))
+    elif case == "schema-99":
+        path.write_text(json.dumps({**raw, "schema_version": 99}))
     elif case == "no-schema":
         raw.pop("schema_version")
         path.write_text(json.dumps(raw))
@@ -138,8 +116,8 @@ def test_bad_result_file_is_a_results_error_naming_it(
 
 def test_schema_version_error_says_what_was_found(tmp_path: Path, result: RunResult) -> None:
     path = tmp_path / "seed1.json"
-    path.write_text(json.dumps({**json.loads(_good_text(result)), "schema_version": 2}))
-    with pytest.raises(ResultsError, match="schema_version 2, expected 1"):
+    path.write_text(json.dumps({**json.loads(_good_text(result)), "schema_version": 99}))
+    with pytest.raises(ResultsError, match="schema_version 99, expected 1 or 2"):
         read_result(path)
 
 

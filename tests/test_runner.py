@@ -22,23 +22,24 @@ from typer.testing import CliRunner
 
 import xbench.runner as runner_mod
 import xbench.training as training_mod
+from xbench.catalog import TaskRegistry
 from xbench.cli import app
 from xbench.errors import DataError, ModelError, ResultsError, TaskError
 from xbench.lock import results_lock
+from xbench.plan import RunRequest, make_plan, resolve_model
 from xbench.results import read_result, result_path
-from xbench.runner import RunRequest, check_languages, preflight, resolve_model, run
-from xbench.taskspec import TaskRegistry
+from xbench.runner import run
 
 CORE_DATA = Path(__file__).resolve().parent / "fixtures" / "core" / "data"
 OVERRIDES = {"epochs": 1, "batch_size": 8}
 TRAIN_LIMIT, EVAL_LIMIT = 32, 8
 CLI_ARGS = ["--set", "epochs=1", "--set", "batch_size=8"]
 CLI_ARGS += ["--train-limit", str(TRAIN_LIMIT), "--eval-limit", str(EVAL_LIMIT)]
-REAL_EVALUATE = runner_mod._evaluate
+REAL_EVALUATE = runner_mod.evaluate_language
 
 
 def _lang_of(args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
-    """The language argument of a runner._evaluate call, whatever its position."""
+    """The language argument of an evaluate_language call, whatever its position."""
     return inspect.signature(REAL_EVALUATE).bind(*args, **kwargs).arguments["lang"]
 
 
@@ -120,7 +121,7 @@ def evaluated(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         calls.append(_lang_of(args, kwargs))
         return REAL_EVALUATE(*args, **kwargs)
 
-    monkeypatch.setattr(runner_mod, "_evaluate", spy)
+    monkeypatch.setattr(runner_mod, "evaluate_language", spy)
     return calls
 
 
@@ -282,7 +283,7 @@ def test_interrupted_run_reuses_partial_languages(
             raise KeyboardInterrupt
         return REAL_EVALUATE(*args, **kwargs)
 
-    monkeypatch.setattr(runner_mod, "_evaluate", interrupt_on_fr)
+    monkeypatch.setattr(runner_mod, "evaluate_language", interrupt_on_fr)
     with pytest.raises(KeyboardInterrupt):
         run(req, log=lambda _: None)
     partial = out.with_name("seed1.partial")
@@ -298,7 +299,7 @@ def test_interrupted_run_reuses_partial_languages(
         calls.append(_lang_of(args, kwargs))
         return REAL_EVALUATE(*args, **kwargs)
 
-    monkeypatch.setattr(runner_mod, "_evaluate", spy)
+    monkeypatch.setattr(runner_mod, "evaluate_language", spy)
     run(req, log=lambda _: None)
     assert calls == ["fr"]
     result = read_result(out)
@@ -431,24 +432,24 @@ def test_results_lock_is_exclusive(tmp_path: Path) -> None:
 def test_preflight_missing_test_file_before_any_work(xnli, tiny_model: str, tmp_path: Path):
     req = _request(xnli, tiny_model, tmp_path, languages=["de", "es"])
     with pytest.raises(DataError) as info:
-        preflight(req)
+        make_plan(req)
     assert str(CORE_DATA / "xnli" / "test-es.tsv") in info.value.message
     assert list(tmp_path.iterdir()) == []
 
 
 def test_preflight_checks_eval_split_and_hyperparameters(xnli, tiny_model: str, tmp_path: Path):
     with pytest.raises(TaskError, match="unknown eval split 'valid'"):
-        preflight(_request(xnli, tiny_model, tmp_path, eval_split="valid"))
+        make_plan(_request(xnli, tiny_model, tmp_path, eval_split="valid"))
     with pytest.raises(TaskError, match="lerning_rate"):
-        preflight(_request(xnli, tiny_model, tmp_path, overrides={"lerning_rate": 1.0}))
-    preflight(_request(xnli, tiny_model, tmp_path))  # the good request passes
+        make_plan(_request(xnli, tiny_model, tmp_path, overrides={"lerning_rate": 1.0}))
+    make_plan(_request(xnli, tiny_model, tmp_path))  # the good request passes
 
 
 def test_check_languages(xnli) -> None:
-    assert check_languages(xnli, None) == xnli.languages
-    assert check_languages(xnli, ["de", "en", "de"]) == ["de", "en"]
+    assert xnli.check_languages(None) == xnli.languages
+    assert xnli.check_languages(["de", "en", "de"]) == ["de", "en"]
     with pytest.raises(TaskError, match="unknown language 'ger'"):
-        check_languages(xnli, ["ger"])
+        xnli.check_languages(["ger"])
 
 
 def test_resolve_model(tmp_path: Path, tiny_model: str) -> None:

@@ -21,11 +21,11 @@ from xbench.batching import (
     plan_batches,
     run_batches,
 )
+from xbench.catalog import TaskRegistry
 from xbench.data import load_split
 from xbench.errors import TrainingError
 from xbench.results import read_result
 from xbench.runner import RunRequest, run
-from xbench.taskspec import TaskRegistry
 from xbench.tasktypes import get_task_type
 
 CORE_DATA = Path(__file__).resolve().parent / "fixtures" / "core" / "data"
@@ -291,7 +291,7 @@ def test_training_halves_batch_and_doubles_accumulation(
     assert record["steps"] == 32 // 8  # as many optimizer steps as without the error
     assert seen[:3] == [8, 4, 2]
     assert sum("out of memory" in line for line in log) == 2
-    assert (tmp_path / "model" / "xbench-model.json").is_file()
+    assert (tmp_path / "model" / "model.safetensors").is_file()  # the weights are saved
 
 
 def test_training_out_of_memory_after_updates_without_checkpoint_is_an_error(

@@ -1,19 +1,16 @@
-"""Bootstrap CIs, paired tests, and `xbench compare` on synthetic per-example scores."""
+"""Bootstrap CIs and paired tests on synthetic per-example scores, checked against scipy."""
 
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import numpy as np
 import pytest
-import typer
 from fixtures.leaderboard import synthetic  # tests/fixtures, on sys.path via pytest
-from typer.testing import CliRunner
 
-from xbench.commands.leaderboard import compare, leaderboard
-from xbench.errors import XbenchError
-from xbench.leaderboard import AVG, AVG_NO_EN, GAP, CIOptions, build_leaderboard
+from xbench.leaderboard import AVG, GAP, CIOptions, build_leaderboard
 from xbench.results import load_runs
 from xbench.stats import (
     StatsError,
@@ -25,6 +22,7 @@ from xbench.stats import (
     read_example_scores,
     seed_averaged,
 )
+from xbench.tables import AVG_NO_EN
 
 
 @pytest.fixture()
@@ -35,13 +33,6 @@ def results_dir(tmp_path: Path) -> Path:
 def runs_of(results_dir: Path, model: str, task: str = "xnli"):
     runs, _ = load_runs([results_dir])
     return [(p, r) for p, r in runs if r.model == model and r.task == task]
-
-
-def app() -> typer.Typer:
-    cli = typer.Typer(pretty_exceptions_enable=False)
-    cli.command("leaderboard")(leaderboard)
-    cli.command("compare")(compare)
-    return cli
 
 
 def test_bootstrap_ci_contains_mean_and_is_reproducible() -> None:
@@ -149,34 +140,86 @@ def test_cell_rng_is_stable_per_cell() -> None:
     assert a != cell_rng(0, "m", "fr").integers(0, 10**9)
 
 
-JSON_PERMUTATION = ["--format", "json", "--test", "permutation", "--samples", "500"]
+# --- the hand-written resampling against scipy.stats (see the module docstring of xbench.stats) --
 
 
-def test_cli_compare(results_dir: Path) -> None:
-    runner = CliRunner()
-    args = ["compare", "org/big", "org/small", "--results", str(results_dir), "--samples", "1000"]
-    result = runner.invoke(app(), args)
-    assert result.exit_code == 0, result.output
-    assert "| de " in result.stdout and "+25.0" in result.stdout
-    assert "*" in result.stdout.split("| de ")[1].split("\n")[0]
+def _discordant(wins: int, losses: int, n: int = 200) -> tuple[np.ndarray, np.ndarray]:
+    """A beats B on `wins` examples, B beats A on `losses`, they agree on the rest."""
+    a, b = np.zeros(n), np.zeros(n)
+    a[:wins] = 1.0
+    b[wins : wins + losses] = 1.0
+    return a, b
 
-    folder = str(results_dir / "org--big")
-    result = runner.invoke(
-        app(),
-        ["compare", folder, "org/big", "--results", str(results_dir), *JSON_PERMUTATION],
+
+def test_permutation_p_is_the_exact_sign_flip_p_within_monte_carlo_error() -> None:
+    a, b = _discordant(10, 5)  # 15 discordant examples: |sum of 15 random signs| >= 5
+    exact = 2 * sum(math.comb(15, k) for k in range(10, 16)) / 2**15  # 0.30176
+    sd = math.sqrt(exact * (1 - exact) / 10_000)  # 0.0046
+    p = paired_test([(a, b)], 10_000, np.random.default_rng(0), "permutation").p
+    assert abs(p - exact) < 4 * sd, (p, exact)
+
+
+def test_intervals_and_p_values_agree_with_scipy(results_dir: Path) -> None:
+    pytest.importorskip("scipy", minversion="1.15")  # rng= keyword
+    from scipy import stats as sp
+
+    def mean_diff(x, y, axis=-1):
+        return np.mean(x - y, axis=axis)
+
+    big, _ = seed_averaged(runs_of(results_dir, "org/big"), "de")
+    small, _ = seed_averaged(runs_of(results_dir, "org/small"), "de")
+    # same generator: the same index draws and the same linear quantile, so the same interval
+    ours = bootstrap_ci(big.scores, 1000, cell_rng(0, "org/big", "de"))
+    theirs = sp.bootstrap(
+        (big.scores,),
+        np.mean,
+        n_resamples=1000,
+        method="percentile",
+        rng=cell_rng(0, "org/big", "de"),
     )
-    assert result.exit_code == 0, result.output
-    (payload,) = json.loads(result.stdout)
-    assert all(row["sig"] == "" for row in payload["rows"])
+    assert ours == pytest.approx(tuple(theirs.confidence_interval), abs=1e-12)
+    assert ours == pytest.approx((0.72, 0.8375))
+    paired = paired_test([(big.scores, small.scores)], 10_000, cell_rng(0, "xnli", "de"))
+    theirs = sp.bootstrap(
+        (big.scores, small.scores),
+        mean_diff,
+        paired=True,
+        n_resamples=10_000,
+        method="percentile",
+        rng=cell_rng(0, "xnli", "de"),
+    )
+    assert paired.ci == pytest.approx(tuple(theirs.confidence_interval), abs=1e-12)
 
-    result = runner.invoke(app(), ["compare", str(results_dir), "org/big"])
-    assert isinstance(result.exception, XbenchError)
-    assert "several models" in str(result.exception)
-    result = runner.invoke(
-        app(), ["compare", "org/bigg", "org/small", "--results", str(results_dir)]
+    # independent streams: the mean interval over 40 runs agrees within 4 standard errors
+    runs = 40
+    ours_all = np.array(
+        [bootstrap_ci(big.scores, 1000, np.random.default_rng(s)) for s in range(runs)]
     )
-    assert "Did you mean 'org/big'" in str(result.exception)
-    result = runner.invoke(
-        app(), ["compare", "org/big", "org/small", "--results", str(results_dir), "--task", "mlqa"]
+    theirs_all = np.array(
+        [
+            sp.bootstrap(
+                (big.scores,),
+                np.mean,
+                n_resamples=1000,
+                method="percentile",
+                rng=np.random.default_rng(10_000 + s),
+            ).confidence_interval
+            for s in range(runs)
+        ]
     )
-    assert "not evaluated for both" in str(result.exception)
+    se = np.sqrt((ours_all.var(axis=0, ddof=1) + theirs_all.var(axis=0, ddof=1)) / runs)
+    assert np.all(np.abs(ours_all.mean(axis=0) - theirs_all.mean(axis=0)) < 4 * se + 1e-9)
+
+    # paired permutation (approximate randomisation): scipy swaps A and B within each example
+    a, b = _discordant(10, 5)
+    ours_p = paired_test([(a, b)], 10_000, np.random.default_rng(0), "permutation").p
+    theirs_p = sp.permutation_test(
+        (a, b),
+        mean_diff,
+        permutation_type="samples",
+        n_resamples=10_000,
+        vectorized=True,
+        rng=np.random.default_rng(1),
+    ).pvalue
+    sd = math.sqrt(0.30176 * (1 - 0.30176) / 10_000)
+    assert abs(ours_p - theirs_p) < 4 * math.sqrt(2) * sd, (ours_p, theirs_p)

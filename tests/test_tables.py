@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from xbench.render.tables import format_table, render
 from xbench.results import LanguageResult, RunResult
-from xbench.tables import AVG, AVG_NO_EN, format_table, long_frame, render, score_table
+from xbench.tables import AVG, AVG_NO_EN, long_frame, score_table
 
 RESULT_FIXTURE = Path(__file__).resolve().parent / "fixtures" / "core" / "result.json"
 BASE = RunResult.model_validate_json(RESULT_FIXTURE.read_text(encoding="utf-8"))
@@ -35,7 +36,10 @@ def _cells(results: list[RunResult]) -> list[dict[str, str]]:
 
 def test_long_frame_scales_by_100() -> None:
     frame = long_frame([make({"en": 0.9, "de": 0.805})])
-    assert sorted(frame.columns) == sorted(["model", "task", "metric", "seed", "language", "score"])
+    assert list(frame.columns) == [
+        "model", "task", "metric", "seed", "language", "score", "train_language"
+    ]  # fmt: skip
+    assert set(frame["train_language"]) == {"en"}
     scores = dict(zip(frame["language"], frame["score"], strict=True))
     assert scores == {"en": pytest.approx(90.0), "de": pytest.approx(80.5)}
     assert set(frame["metric"]) == {"accuracy"}

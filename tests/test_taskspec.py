@@ -11,14 +11,9 @@ from typing import Any
 import pytest
 import yaml
 
+from xbench.catalog import TaskRegistry, builtin_tasks_dir, load_task_file
 from xbench.errors import TaskError
-from xbench.taskspec import (
-    Hyperparameters,
-    TaskRegistry,
-    builtin_tasks_dir,
-    load_task_file,
-    validate_hyperparameters,
-)
+from xbench.taskspec import FineTuneHyperparameters, validate_hyperparameters
 from xbench.tasktypes import get_task_type, task_type_names
 
 TASKS = builtin_tasks_dir()
@@ -104,6 +99,18 @@ def _hub_revision(value: str) -> Callable[[dict[str, Any]], None]:
 
 INVALID = {
     "unknown-key": (_set("colour", "blue"), ["colour", "unknown field"]),
+    "typo-key": (
+        _set("selection_lang", "en"),
+        ["selection_lang", "Did you mean 'selection_language'"],
+    ),
+    "typo-nested-key": (
+        lambda raw: raw["hub"].__setitem__("revison", "x"),
+        ["hub.revison", "Did you mean 'revision'"],
+    ),
+    "qa-field-on-classification": (
+        lambda raw: raw["hyperparameters"].__setitem__("doc_stride", 64),
+        ["hyperparameters.doc_stride", "unknown field"],
+    ),
     "wrong-type": (_set("version", "x"), ["version", "integer"]),
     "missing-field": (_pop("description"), ["description", "missing"]),
     "unknown-type": (
@@ -242,7 +249,7 @@ def xnli():
 
 def test_task_defaults_for_base_model(xnli) -> None:
     hp = xnli.hyperparameters_for("FacebookAI/xlm-roberta-base")
-    assert isinstance(hp, Hyperparameters)
+    assert isinstance(hp, FineTuneHyperparameters)
     assert hp.learning_rate == pytest.approx(2e-5)
     assert hp.epochs == 5
 
@@ -299,6 +306,7 @@ def test_accumulation_must_divide_batch(xnli) -> None:
 def test_validate_hyperparameters_names_where() -> None:
     with pytest.raises(TaskError, match=r"^somewhere: invalid hyperparameters: epochs"):
         validate_hyperparameters(
+            FineTuneHyperparameters,
             {"learning_rate": 1e-5, "epochs": -1, "batch_size": 8, "max_length": 64},
             where="somewhere",
         )

@@ -110,7 +110,8 @@ def _without_onednn(device: Any) -> Iterator[None]:
 
     before = torch.backends.mkldnn.enabled
     if device.type == "cpu":
-        torch.backends.mkldnn.enabled = False
+        # torch types this module attribute as its ContextProp descriptor; at runtime it is a bool
+        torch.backends.mkldnn.enabled = False  # type: ignore[assignment]
     try:
         yield
     finally:

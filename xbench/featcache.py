@@ -3,9 +3,10 @@ only prediction, and a new seed or learning rate does not tokenise the training 
 
 An entry's key holds everything its content depends on: a fingerprint of the data (the
 examples, or the texts given to the tokenizer), of the tokenizer (its serialised state, not its
-name, so the copy saved beside a fine-tuned model hits the entries of the original), max length,
-doc stride, max query length, the task, its type and version, the xbench version and FORMAT.
-A change to how a task type featurises must bump the task's version.
+name, so the copy saved beside a fine-tuned model hits the entries of the original), the
+settings the task type declares as deciding its features (`TaskType.feature_settings`: max
+length for all, QA's stride and query length for QA), the task, its type and version, the
+xbench version and FORMAT. A change to how a task type featurises must bump the task's version.
 
 Entries are column-wise `.npz` files under `<cache>/features/` (no pickle: loading one cannot
 run code), written atomically; an unreadable entry is recomputed and rewritten, never fatal.
@@ -13,15 +14,17 @@ run code), written atomically; an unreadable entry is recomputed and rewritten, 
 Training features are cached around `TaskType.train_features`. Prediction tokenises inside each
 task type's `predict()`, so there the cache sits around the tokenizer itself: `CachedTokenizer`
 serves batch calls (a list of texts) from the cache; every other use goes to the real tokenizer.
+Calls with `is_split_into_words=True` (token classification) also store each row's word ids,
+so a hit answers `word_ids(i)` as the real encoding does.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
+import io
 import json
-import os
-import tempfile
 import weakref
 from collections.abc import Callable, Iterable
 from itertools import accumulate
@@ -31,6 +34,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from xbench import __version__
+from xbench.io import atomic_write_bytes
+from xbench.tasktypes import get_task_type
 
 if TYPE_CHECKING:
     from xbench.taskspec import Hyperparameters, TaskSpec
@@ -86,9 +91,7 @@ def key_parts(
         "task": [spec.name, spec.type, spec.version],
         "tokenizer": tokenizer_fingerprint(tokenizer),
         "data": data,
-        "max_length": hp.max_length,
-        "doc_stride": hp.doc_stride,
-        "max_query_length": hp.max_query_length,
+        **get_task_type(spec.type).feature_settings(hp),
         "xbench": __version__,
         "format": FORMAT,
         **extra,
@@ -134,8 +137,8 @@ class FeatureCache:
         meta = {"key": self.key(parts), "parts": parts, "kinds": kinds, "extra": extra}
         try:
             _write(path, arrays, meta)
-        except OSError as err:
-            self.log(f"  feature cache: cannot write {path} ({err.strerror}); not cached")
+        except OSError as err:  # a WriteError names the file and the cause
+            self.log(f"  feature cache: not cached ({getattr(err, 'message', err)})")
         return _decode(arrays, kinds), extra  # exactly what a hit will return
 
 
@@ -179,18 +182,11 @@ def _decode(arrays: Any, kinds: dict[str, str]) -> Columns:
 
 
 def _write(path: Path, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
-    """Temp file in the same folder, fsync, rename: a reader sees no entry or a whole one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            np.savez(handle, __meta__=np.asarray(json.dumps(meta, default=str)), **arrays)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Written atomically (xbench.io): a reader sees no entry or a whole one."""
+    buffer = io.BytesIO()
+    payload: dict[str, Any] = {"__meta__": np.asarray(json.dumps(meta, default=str)), **arrays}
+    np.savez(buffer, **payload)
+    atomic_write_bytes(path, buffer.getvalue())
 
 
 def _load(path: Path, key: str) -> tuple[Columns, dict[str, Any]]:
@@ -264,7 +260,39 @@ class CachedTokenizer:
 
         data = data_fingerprint([text, text_pair])
         parts = key_parts("tokenize", self._spec, self._hp, self._tokenizer, data, call=kwargs)
-        columns, _ = self._cache.get_or_compute(
-            parts, lambda: (dict(self._tokenizer(text, text_pair, **kwargs)), {})
-        )
-        return BatchEncoding(columns)
+        words = bool(kwargs.get("is_split_into_words"))
+
+        def compute() -> tuple[Columns, dict[str, Any]]:
+            enc = self._tokenizer(text, text_pair, **kwargs)
+            columns = dict(enc)
+            if words:  # None (special tokens) stored as -1: the columns hold ints only
+                columns[WORD_IDS] = [
+                    [-1 if w is None else w for w in enc.word_ids(i)] for i in range(len(text))
+                ]
+            return columns, {}
+
+        columns, _ = self._cache.get_or_compute(parts, compute)
+        if not words:
+            return BatchEncoding(columns)
+        word_ids = columns.pop(WORD_IDS)
+        return _word_aligned_class()(columns, word_ids)
+
+
+WORD_IDS = "__word_ids__"
+
+
+@functools.cache
+def _word_aligned_class() -> type:
+    """A BatchEncoding of plain columns that answers `word_ids(i)` as a fast tokenizer's does
+    (defined on first use: transformers is imported lazily)."""
+    from transformers import BatchEncoding
+
+    class WordAlignedEncoding(BatchEncoding):
+        def __init__(self, columns: Columns, word_ids: list[list[int]]) -> None:
+            super().__init__(columns)
+            self._word_ids = word_ids
+
+        def word_ids(self, batch_index: int = 0) -> list[int | None]:
+            return [None if w < 0 else w for w in self._word_ids[batch_index]]
+
+    return WordAlignedEncoding

@@ -1,31 +1,40 @@
-"""Leaderboards: one ranked table per task and a summary, from result files plus published rows.
+"""Leaderboards as data: one ranked table per task and a summary, from result files plus
+published rows. xbench/render/ turns them into text, pages and plots; xbench/references/ loads
+the published rows.
 
 Aggregation rules (stated again under every rendered table, because readers compare numbers
 across papers): scores are the task's main metric x100; `avg` is the macro average over languages
-(each language weighs the same, as XTREME does), `avg-en` the same without English, and `gap` is
-English minus `avg-en` (the cross-lingual transfer gap). All three are computed per seed and then
-reported as mean ± sample std over seeds. When rows cover different languages, the averages use
-only the languages every measured row has, and the table says so; nothing is averaged over
-different language sets silently.
+(each language weighs the same, as XTREME does), `avg-en` the same without the training language
+(English for every shipped task), and `gap` is the training language's score minus `avg-en` (the
+cross-lingual transfer gap). All three are computed per seed and then reported as mean ± sample
+std over seeds. When rows cover different languages, the averages use only the languages every
+measured row has, and the table says so; nothing is averaged over different language sets
+silently.
 """
 
 from __future__ import annotations
 
 import fnmatch
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from xbench import languages as langs
 from xbench.errors import XbenchError, did_you_mean
+from xbench.references import Reference
 from xbench.results import RunResult
-from xbench.tables import AVG, AVG_NO_EN, long_frame, score_table, with_averages
+from xbench.tables import (
+    AVG,
+    DEFAULT_TRAIN_LANGUAGE,
+    GAP,
+    long_frame,
+    score_table,
+    split_pairs,
+    train_language_of,
+    with_averages,
+)
 
-GAP = "gap"
-AVERAGES = (AVG, AVG_NO_EN, GAP)
 MEASURED, PUBLISHED = "measured", "published"
 PUBLISHED_MARK = "†"
 Run = tuple[Path, RunResult]
@@ -42,40 +51,6 @@ class Stat:
     mean: float | None = None
     std: float | None = None
     ci: tuple[float, float] | None = None
-
-    def text(self, digits: int = 1) -> str:
-        if self.mean is None:
-            return "–"
-        out = f"{self.mean:.{digits}f}"
-        if self.std is not None:
-            out += f" ± {self.std:.{digits}f}"
-        if self.ci is not None:
-            out += f" [{self.ci[0]:.{digits}f}, {self.ci[1]:.{digits}f}]"
-        return out
-
-
-@dataclass(frozen=True)
-class Reference:
-    """A published row: numbers as printed (x100) with the citation they came from."""
-
-    model: str
-    task: str
-    scores: dict[str, dict[str, float]]
-    avg: dict[str, float]
-    citation: str
-    table: str
-    verified_from: str
-    hub_id: str | None = None
-    setting: str | None = None
-
-    def cite(self, metric: str) -> str:
-        paper = self.avg.get(metric)
-        text = f"{self.citation}, {self.table}"
-        if paper is not None:
-            text += f"; printed average {paper:.1f} over {len(self.scores[metric])} languages"
-        if self.verified_from.startswith("secondary"):
-            text += "; transcribed from a secondary copy (see xbench/references/published.yaml)"
-        return text
 
 
 @dataclass
@@ -101,10 +76,16 @@ class TaskTable:
     averaged_over: list[str]
     rows: list[Row]
     notes: list[str]
+    train_language: str = DEFAULT_TRAIN_LANGUAGE
+
+    @property
+    def averages(self) -> tuple[str, str, str]:
+        """avg, the average without the training language ('avg-en') and gap."""
+        return AVG, langs.without_training(self.train_language), GAP
 
     @property
     def columns(self) -> list[str]:
-        return [*self.languages, *AVERAGES]
+        return [*self.languages, *self.averages]
 
 
 @dataclass
@@ -139,39 +120,6 @@ class CIOptions:
     level: float = 0.95
 
 
-def load_references(path: Path | None = None) -> list[Reference]:
-    """The published rows shipped in xbench/references/published.yaml (or another file)."""
-    if path is None:
-        text = resources.files("xbench.references").joinpath("published.yaml").read_text("utf-8")
-        where = "xbench/references/published.yaml"
-    else:
-        text, where = path.read_text(encoding="utf-8"), str(path)
-    try:
-        raw = yaml.safe_load(text)
-        sources = raw["sources"]
-        refs = []
-        for row in raw["rows"]:
-            src = sources[row["source"]]
-            refs.append(
-                Reference(
-                    model=row["model"],
-                    task=row["task"],
-                    scores={
-                        m: {k: float(v) for k, v in s.items()} for m, s in row["scores"].items()
-                    },
-                    avg={m: float(v) for m, v in row.get("avg", {}).items()},
-                    citation=f"{src.get('short') or src['citation']} (arXiv:{src['arxiv']})",
-                    table=row["table"],
-                    verified_from=" ".join(row["verified_from"].split()),
-                    hub_id=row.get("hub_id"),
-                    setting=row.get("setting"),
-                )
-            )
-    except (yaml.YAMLError, KeyError, TypeError, ValueError, AttributeError) as err:
-        raise LeaderboardError(f"invalid reference file {where}: {err!r}") from None
-    return refs
-
-
 def _select(names: list[str], wanted: list[str] | None, what: str) -> set[str]:
     """Names matching any wanted entry (exact or glob); an entry matching nothing is an error."""
     if not wanted:
@@ -186,11 +134,6 @@ def _select(names: list[str], wanted: list[str] | None, what: str) -> set[str]:
             )
         chosen |= hits
     return chosen
-
-
-def _order_languages(langs: set[str]) -> list[str]:
-    """English first (it is the training language), then alphabetical."""
-    return sorted(langs, key=lambda lang: (lang != "en", lang))
 
 
 def build_leaderboard(
@@ -219,11 +162,12 @@ def build_leaderboard(
         seen[key] = p
     if languages:
         present = {lang for _, r in runs for lang in r.languages}
+        train = Counter(r.train_language for _, r in runs).most_common(1)[0][0]
         for lang in languages:
             if lang not in present:
                 raise LeaderboardError(
                     f"no results in language '{lang}'.{did_you_mean(lang, present)}",
-                    hint=f"languages found: {' '.join(_order_languages(present))}",
+                    hint=f"languages found: {' '.join(langs.ordered(present, train))}",
                 )
     groups: dict[tuple[str, str], list[Run]] = defaultdict(list)
     for p, r in runs:
@@ -250,37 +194,40 @@ def _task_table(
     ci: CIOptions | None,
 ) -> TaskTable | None:
     frame = long_frame([r for _, r in runs])
+    train = train_language_of(frame)
     if languages:
         frame = frame[frame["language"].isin(languages)]
     notes: list[str] = []
-    is_pair = frame["language"].str.contains("-", regex=False)
-    if is_pair.any():
+    frame, pairs = split_pairs(frame)
+    if not pairs.empty:
         notes.append(
-            f"{frame.loc[is_pair, 'language'].nunique()} cross-lingual context-question pairs "
+            f"{pairs['language'].nunique()} cross-lingual context-question pairs "
             "(keys like de-en, G-XLT) are not part of this table; `xbench table` shows them."
         )
-        frame = frame[~is_pair]
     if frame.empty:
         return None
     split = sorted({r.eval_split for _, r in runs})
     full: dict[str, set[str]] = {}
-    for model, sub in frame.groupby("model"):
+    for name, sub in frame.groupby("model"):
+        model = str(name)
         per_seed = [set(s["language"]) for _, s in sub.groupby("seed")]
         full[model] = set.intersection(*per_seed)
         partial = set.union(*per_seed) - full[model]
         if partial:
             notes.append(
-                f"Warning: {model}: {', '.join(_order_languages(partial))} missing in some seeds; "
-                "those cells average only the seeds that have them and are left out of averages."
+                f"Warning: {model}: {', '.join(langs.ordered(partial, train))} missing in some "
+                "seeds; those cells average only the seeds that have them and are left out of "
+                "averages."
             )
-    columns = _order_languages(set(frame["language"]))
-    common = _order_languages(set.intersection(*full.values())) if full else []
+    columns = langs.ordered(set(frame["language"]), train)
+    common = langs.ordered(set.intersection(*full.values()), train) if full else []
+    table = TaskTable(task, metric, columns, common, [], notes, train)
     mean, std, count = score_table(frame)
-    avg_stats = _average_stats(frame[frame["language"].isin(common)], common)
+    seed_counts = count["seeds"].to_dict()
+    avg_stats = _average_stats(frame[frame["language"].isin(common)], common, train)
     by_model: dict[str, list[Run]] = defaultdict(list)
     for p, r in runs:
         by_model[r.model].append((p, r))
-    rows = []
     for model in full:
         idx = (model, task)
         cells = {
@@ -289,34 +236,33 @@ def _task_table(
             if lang in mean.columns
         }
         cells.update(avg_stats.get(model, {}))
-        for col in AVERAGES:  # no shared language: the averages stay empty
+        for col in table.averages:  # no shared language: the averages stay empty
             cells.setdefault(col, Stat())
         versions = tuple(sorted({r.task_version for _, r in by_model[model]}))
-        rows.append(
-            Row(model, MEASURED, int(count.at[idx, "seeds"]), cells, task_versions=versions)
-        )
+        seeds = int(seed_counts[idx])
+        table.rows.append(Row(model, MEASURED, seeds, cells, task_versions=versions))
     if ci is not None:
-        for row in rows:
-            _add_intervals(row, by_model[row.model], columns, common, ci)
+        for row in table.rows:
+            _add_intervals(row, by_model[row.model], table, ci)
     for ref in references:
         if ref.task == task and metric in ref.scores:
-            rows.append(_reference_row(ref, metric, columns, common, notes))
-    rows.sort(key=lambda r: (r.cells[AVG].mean is None, -(r.cells[AVG].mean or 0.0), r.model))
+            table.rows.append(_reference_row(ref, table))
+    table.rows.sort(key=lambda r: (r.cells[AVG].mean is None, -(r.cells[AVG].mean or 0.0), r.model))
     rank = 0
-    for row in rows:
+    for row in table.rows:
         if row.kind == MEASURED:
             rank += 1
             row.rank = rank
-    notes[:0] = _rules(metric, split, common, columns, full, ci)
-    versions = sorted({v for r in rows for v in r.task_versions})
-    if len(versions) > 1:
-        notes.append(f"Warning: rows mix task versions {versions}; they may not be comparable.")
-    for row in rows:
+    notes[:0] = _rules(table, split, full, ci)
+    mixed = sorted({v for r in table.rows for v in r.task_versions})
+    if len(mixed) > 1:
+        notes.append(f"Warning: rows mix task versions {mixed}; they may not be comparable.")
+    for row in table.rows:
         if row.kind == PUBLISHED:
             notes.append(
                 f"{PUBLISHED_MARK} {row.model}: published, not measured here. {row.citation}"
             )
-    return TaskTable(task, metric, columns, common, rows, notes)
+    return table
 
 
 def _stat(m: Any, s: Any) -> Stat:
@@ -324,104 +270,96 @@ def _stat(m: Any, s: Any) -> Stat:
     return Stat(None if m != m else m, None if s != s else s)
 
 
-def _average_stats(frame: Any, common: list[str]) -> dict[str, dict[str, Stat]]:
+def _average_stats(frame: Any, common: list[str], train: str) -> dict[str, dict[str, Stat]]:
     """avg, avg-en and gap per model: computed per seed, then mean ± std over seeds."""
     if not common:
         return {}
     per_seed = frame.pivot_table(
         index=["model", "seed"], columns="language", values="score", aggfunc="first"
     )
-    per_seed = with_averages(per_seed)
-    has_en = "en" in common and len(common) > 1
-    per_seed[GAP] = per_seed["en"] - per_seed[AVG_NO_EN] if has_en else float("nan")
-    if not has_en:
-        per_seed[AVG_NO_EN] = float("nan")
+    per_seed = with_averages(per_seed, train)
+    no_train = langs.without_training(train)
+    has_train = train in common and len(common) > 1
+    per_seed[GAP] = per_seed[train] - per_seed[no_train] if has_train else float("nan")
+    if not has_train:
+        per_seed[no_train] = float("nan")
     grouped = per_seed.groupby(level="model")
     mean, std = grouped.mean(), grouped.std(ddof=1)
     return {
-        model: {col: _stat(mean.at[model, col], std.at[model, col]) for col in AVERAGES}
+        model: {col: _stat(mean.at[model, col], std.at[model, col]) for col in (AVG, no_train, GAP)}
         for model in mean.index
     }
 
 
-def _add_intervals(
-    row: Row, runs: list[Run], columns: list[str], common: list[str], ci: CIOptions
-) -> None:
+def _add_intervals(row: Row, runs: list[Run], table: TaskTable, ci: CIOptions) -> None:
     """Bootstrap CIs per language and, resampling each language independently, for averages."""
-    import numpy as np
+    from xbench.stats import bootstrap_columns
 
-    from xbench.stats import bootstrap_means, cell_rng, percentile_interval, seed_averaged
-
-    boots: dict[str, np.ndarray] = {}
-    for lang in columns:
-        having = [(p, r) for p, r in runs if lang in r.languages]
-        if not having or lang not in row.cells:
-            continue
-        examples, _ = seed_averaged(having, lang)
-        rng = cell_rng(ci.seed, row.model, lang)
-        boots[lang] = 100 * bootstrap_means(examples.scores, ci.samples, rng)
-    derived: dict[str, np.ndarray] = {}
-    if common and all(lang in boots for lang in common):
-        derived[AVG] = np.mean([boots[lang] for lang in common], axis=0)
-        others = [lang for lang in common if lang != "en"]
-        if "en" in common and others:
-            derived[AVG_NO_EN] = np.mean([boots[lang] for lang in others], axis=0)
-            derived[GAP] = boots["en"] - derived[AVG_NO_EN]
-    for col, boot in [*boots.items(), *derived.items()]:
+    intervals = bootstrap_columns(
+        runs,
+        [lang for lang in table.languages if lang in row.cells],
+        table.averaged_over,
+        table.train_language,
+        key=row.model,
+        samples=ci.samples,
+        seed=ci.seed,
+        level=ci.level,
+    )
+    for col, interval in intervals.items():
         old = row.cells.get(col, Stat())
         if old.mean is not None:
-            row.cells[col] = Stat(old.mean, old.std, percentile_interval(boot, ci.level))
+            row.cells[col] = Stat(old.mean, old.std, interval)
 
 
-def _reference_row(
-    ref: Reference, metric: str, columns: list[str], common: list[str], notes: list[str]
-) -> Row:
+def _reference_row(ref: Reference, table: TaskTable) -> Row:
     """Published numbers in this table's columns; averages recomputed over the same languages."""
-    values = ref.scores[metric]
-    cells = {lang: Stat(values.get(lang)) for lang in columns}
+    values = ref.scores[table.metric]
+    cells = {lang: Stat(values.get(lang)) for lang in table.languages}
+    common, train = table.averaged_over, table.train_language
     missing = [lang for lang in common if lang not in values]
     if common and not missing:
-        others = [lang for lang in common if lang != "en"]
-        cells[AVG] = Stat(sum(values[lang] for lang in common) / len(common))
-        if "en" in common and others:
-            avg_en = sum(values[lang] for lang in others) / len(others)
-            cells[AVG_NO_EN], cells[GAP] = Stat(avg_en), Stat(values["en"] - avg_en)
+        avg, avg_without = langs.averages({k: values[k] for k in common}, train)
+        cells[AVG] = Stat(avg)
+        if avg_without is not None:
+            _, no_train, _ = table.averages
+            cells[no_train], cells[GAP] = Stat(avg_without), Stat(values[train] - avg_without)
     elif missing:
-        notes.append(
+        table.notes.append(
             f"{PUBLISHED_MARK} {ref.model} has no published {', '.join(missing)}: no averages."
         )
-    for col in AVERAGES:
+    for col in table.averages:
         cells.setdefault(col, Stat())
-    return Row(ref.model, PUBLISHED, 0, cells, citation=ref.cite(metric))
+    return Row(ref.model, PUBLISHED, 0, cells, citation=ref.cite(table.metric))
 
 
 def _rules(
-    metric: str,
-    split: list[str],
-    common: list[str],
-    columns: list[str],
-    full: dict[str, set[str]],
-    ci: CIOptions | None,
+    table: TaskTable, split: list[str], full: dict[str, set[str]], ci: CIOptions | None
 ) -> list[str]:
     """The aggregation rules, written out under each table."""
+    common, train = table.averaged_over, table.train_language
+    _, no_train, _ = table.averages
     rules = [
-        f"Scores: {metric} x100 on the {'/'.join(split)} split; mean ± sample std over seeds "
-        "(no ± with one seed).",
+        f"Scores: {table.metric} x100 on the {'/'.join(split)} split; mean ± sample std over "
+        "seeds (no ± with one seed).",
     ]
     if common:
         rules.append(
             f"avg: macro average over the {len(common)} languages {' '.join(common)} (each "
-            "language weighs the same, as in XTREME); avg-en: the same without English; gap: "
-            "en minus avg-en (the transfer gap). Each is computed per seed, then mean ± std."
+            f"language weighs the same, as in XTREME); {no_train}: the same without "
+            f"{langs.name(train)}; gap: {train} minus {no_train} (the transfer gap). Each is "
+            "computed per seed, then mean ± std."
         )
     else:
-        rules.append("avg, avg-en, gap: not computed, the rows share no language.")
-    if common and "en" not in common:
-        rules.append("English is not among the shared languages: avg-en and gap are undefined.")
-    lacking = {m: [lang for lang in columns if lang not in langs] for m, langs in full.items()}
-    lacking = {m: langs for m, langs in lacking.items() if langs}
+        rules.append(f"avg, {no_train}, gap: not computed, the rows share no language.")
+    if common and train not in common:
+        rules.append(
+            f"{langs.name(train)} is not among the shared languages: {no_train} and gap are "
+            "undefined."
+        )
+    lacking = {m: [lang for lang in table.languages if lang not in s] for m, s in full.items()}
+    lacking = {m: missing for m, missing in lacking.items() if missing}
     if lacking:
-        detail = "; ".join(f"{m} lacks {' '.join(langs)}" for m, langs in sorted(lacking.items()))
+        detail = "; ".join(f"{m} lacks {' '.join(ls)}" for m, ls in sorted(lacking.items()))
         rules.append(
             f"Warning: rows cover different languages ({detail}). Averages use only the "
             f"{len(common)} languages all measured rows share; the other columns are shown but "
@@ -456,10 +394,10 @@ def _summary(tables: list[TaskTable]) -> tuple[list[SummaryRow], list[str]]:
         rows.append(SummaryRow(model, kind, tasks, overall))
     rows.sort(key=lambda r: (r.overall is None, -(r.overall or 0.0), r.model))
     rank = 0
-    for row in rows:
-        if row.kind == MEASURED and row.overall is not None:
+    for summary_row in rows:
+        if summary_row.kind == MEASURED and summary_row.overall is not None:
             rank += 1
-            row.rank = rank
+            summary_row.rank = rank
     names = ", ".join(f"{t.task} ({t.metric})" for t in tables)
     notes = [
         f"Each task column is that task's avg (x100, mean ± std over seeds) over the languages "
@@ -468,33 +406,3 @@ def _summary(tables: list[TaskTable]) -> tuple[list[SummaryRow], list[str]]:
         "every task; ranked by overall.",
     ]
     return rows, notes
-
-
-# --- what every format shows ------------------------------------------------------------------
-
-
-def headers(table: TaskTable) -> list[str]:
-    return ["#", "model", "seeds", *table.columns]
-
-
-def row_cells(row: Row, table: TaskTable) -> list[str]:
-    """Display strings of one row, in `headers` order."""
-    rank = str(row.rank) if row.rank is not None else PUBLISHED_MARK
-    seeds = str(row.seeds) if row.kind == MEASURED else "–"
-    return [rank, row.label, seeds, *(row.cells.get(c, Stat()).text() for c in table.columns)]
-
-
-def summary_headers(lb: Leaderboard) -> list[str]:
-    return ["#", "model", *lb.tasks, "overall"]
-
-
-def summary_cells(row: SummaryRow, lb: Leaderboard) -> list[str]:
-    rank = (
-        str(row.rank) if row.rank is not None else (PUBLISHED_MARK if row.kind == PUBLISHED else "")
-    )
-    overall = "–" if row.overall is None else f"{row.overall:.1f}"
-    return [rank, row.label, *(row.tasks.get(t, Stat()).text() for t in lb.tasks), overall]
-
-
-def title(table: TaskTable) -> str:
-    return f"{table.task} ({table.metric} x100)"

@@ -7,19 +7,17 @@ selection policy, library versions and timings.
 
 from __future__ import annotations
 
-import errno
 import json
-import os
-import re
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from xbench.errors import ResultsError, WriteError
+from xbench.errors import ResultsError
+from xbench.io import atomic_write_text, slug
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+READABLE_VERSIONS = (1, 2)  # 1: before train_language; its tasks all trained on English
 
 
 class LanguageResult(BaseModel):
@@ -48,67 +46,23 @@ class RunResult(BaseModel):
     seed: int
     eval_split: str
     languages: dict[str, LanguageResult]
-    train_source: dict[str, Any]
+    train_language: str = "en"
+    train_source: dict[str, Any] | None = Field(
+        None, description="None for task types that evaluate without fine-tuning"
+    )
     dev_source: dict[str, Any] | None = None
     hyperparameters: dict[str, Any]
-    training: dict[str, Any]
+    training: dict[str, Any] | None = Field(
+        None, description="the fine-tuning record; None when nothing was trained"
+    )
     run_key: str
     environment: dict[str, str]
     timings: dict[str, float]
     created_at: str
 
 
-def slug(text: str) -> str:
-    """A file-system-safe name for a model id or path."""
-    return re.sub(r"[^A-Za-z0-9._-]+", "--", text.strip("/")).strip("-.") or "model"
-
-
 def result_path(results_dir: Path, model: str, task: str, seed: int) -> Path:
     return results_dir / slug(model) / task / f"seed{seed}.json"
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write via a temp file in the same folder, fsync, then rename: readers see old or new.
-
-    On any OS error (full disk, read-only folder, ...) the temp file is removed, an existing
-    file at `path` is left as it was, and a WriteError (a ResultsError and an OSError) names
-    `path`."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    except OSError as err:
-        raise write_error(path, err) from err
-    try:
-        os.fchmod(fd, 0o644)  # mkstemp makes 0600; results and pages are meant to be shared
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException as exc:
-        Path(tmp).unlink(missing_ok=True)
-        if isinstance(exc, OSError) and not isinstance(exc, WriteError):
-            raise write_error(path, exc) from exc
-        raise
-
-
-def write_error(path: Path, err: OSError) -> WriteError:
-    """One clear message for a failed write of `path`."""
-    if err.errno in (errno.ENOSPC, errno.EDQUOT):
-        return WriteError(
-            f"no space left on device writing {path}",
-            hint="free space on that disk, or write somewhere else (--results-dir, --output); "
-            "files already there were left as they were",
-            errno=err.errno,
-            filename=str(path),
-        )
-    return WriteError(
-        f"cannot write {path}: {err.strerror or err}",
-        hint="check that folder (permissions, a read-only disk, a file in the way) or write "
-        "somewhere else (--results-dir, --output); files already there were left as they were",
-        errno=err.errno,
-        filename=str(path),
-    )
 
 
 def write_result(path: Path, result: RunResult) -> None:
@@ -126,13 +80,15 @@ def read_result(path: Path) -> RunResult:
             f"corrupt result file {path}: {err}",
             hint="it was left untouched; delete or move it and re-run to regenerate it",
         ) from None
-    if not isinstance(raw, dict) or raw.get("schema_version") != SCHEMA_VERSION:
-        found = raw.get("schema_version") if isinstance(raw, dict) else None
+    found = raw.get("schema_version") if isinstance(raw, dict) else None
+    if not isinstance(raw, dict) or found not in READABLE_VERSIONS:
         raise ResultsError(
-            f"{path} is not an xbench result (schema_version {found!r}, expected {SCHEMA_VERSION})"
+            f"{path} is not an xbench result (schema_version {found!r}, expected "
+            f"{' or '.join(map(str, READABLE_VERSIONS))})"
         )
     try:
-        return RunResult(**raw)
+        # version 1 is read as is: its fields are a subset of version 2's (defaults fill in)
+        return RunResult(**{**raw, "schema_version": SCHEMA_VERSION})
     except ValidationError as err:
         first = err.errors()[0]
         loc = ".".join(str(p) for p in first["loc"])

@@ -1,7 +1,8 @@
-"""Per-language tables from result files: rows (model, task), columns languages, x100.
+"""Per-language score tables from result files: rows (model, task), columns languages, x100.
 
-Averages follow XTREME: the macro average over languages ('avg'), and the same without English
-('avg-en', the zero-shot transfer score). Several seeds give mean ± sample std.
+Data only; xbench/render/tables.py formats them. Averages follow XTREME: the macro average over
+languages ('avg') and the same without the training language ('avg-en' for English-trained tasks,
+the zero-shot transfer score). Several seeds give mean ± sample std.
 """
 
 from __future__ import annotations
@@ -9,43 +10,76 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
+from xbench import languages
+from xbench.errors import ResultsError
 from xbench.results import RunResult
 
 if TYPE_CHECKING:
     import pandas as pd
 
-AVG, AVG_NO_EN = "avg", "avg-en"
+AVG = languages.AVG
+# results before schema version 2 carry no train_language; all of them trained on English
+DEFAULT_TRAIN_LANGUAGE: str = RunResult.model_fields["train_language"].default
+AVG_NO_EN = languages.without_training(DEFAULT_TRAIN_LANGUAGE)  # 'avg-en'
+GAP = "gap"  # the training language's score minus the average without it (the transfer gap)
+TRAIN_LANGUAGE = "train_language"  # the column of long_frame that the averages follow
 
 
-def long_frame(results: Iterable[RunResult], metric: str | None = None) -> pd.DataFrame:
-    """One row per (model, task, seed, language) with the main metric (or `metric`) x100."""
+def long_frame(
+    results: Iterable[RunResult], metric: str | None = None, *, train_language: bool = True
+) -> pd.DataFrame:
+    """One row per (model, task, seed, language) with the main metric (or `metric`) x100 and
+    each result's training language, which the averages and their labels follow
+    (`train_language=False` leaves that column out: every row then counts as English-trained)."""
     import pandas as pd
 
+    columns = ["model", "task", "metric", "seed", "language", "score"]
     rows = []
     for r in results:
         name = metric or r.metric
         for lang, lr in r.languages.items():
             if name in lr.scores:
-                rows.append(
-                    {
-                        "model": r.model,
-                        "task": r.task,
-                        "metric": name,
-                        "seed": r.seed,
-                        "language": lang,
-                        "score": 100 * lr.scores[name],
-                    }
-                )
-    return pd.DataFrame(rows, columns=["model", "task", "metric", "seed", "language", "score"])
+                row = {"model": r.model, "task": r.task, "metric": name, "seed": r.seed}
+                row.update(language=lang, score=100 * lr.scores[name])
+                if train_language:
+                    row[TRAIN_LANGUAGE] = r.train_language
+                rows.append(row)
+    return pd.DataFrame(rows, columns=[*columns, *([TRAIN_LANGUAGE] if train_language else [])])
 
 
-def with_averages(per_seed: pd.DataFrame) -> pd.DataFrame:
-    """Add avg and avg-en columns, computed per seed (so their std is across seeds too)."""
+def train_language_of(frame: pd.DataFrame) -> str:
+    """The one training language of the results in `frame` (the default without the column);
+    results trained on different languages have no common 'average without it'."""
+    if TRAIN_LANGUAGE not in frame.columns or frame.empty:
+        return DEFAULT_TRAIN_LANGUAGE
+    found = sorted(set(frame[TRAIN_LANGUAGE]))
+    if len(found) > 1:
+        tasks = ", ".join(sorted(set(frame["task"])))
+        raise ResultsError(
+            f"results of {tasks} were trained on different languages ({', '.join(found)}); "
+            "their transfer averages are not comparable",
+            hint="pass the results of one training language at a time",
+        )
+    return found[0]
+
+
+def split_pairs(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(plain languages, context-question pairs such as 'de-en') of a long frame."""
+    is_pair = frame["language"].map(languages.is_pair).astype(bool)
+    return frame[~is_pair], frame[is_pair]
+
+
+def with_averages(
+    per_seed: pd.DataFrame, train_language: str = DEFAULT_TRAIN_LANGUAGE
+) -> pd.DataFrame:
+    """Add avg and the average without `train_language` (avg-en), computed per seed (so their
+    std is across seeds too)."""
+    no_train = languages.without_training(train_language)
     wide = per_seed.copy()
-    langs = [c for c in wide.columns if c not in (AVG, AVG_NO_EN)]
+    langs = [c for c in wide.columns if c not in (AVG, no_train)]
     wide[AVG] = wide[langs].mean(axis=1, skipna=False)
-    others = [c for c in langs if c != "en"]
-    wide[AVG_NO_EN] = wide[others].mean(axis=1, skipna=False) if others else float("nan")
+    others = languages.transfer_languages(langs, train_language)
+    wide[no_train] = wide[others].mean(axis=1, skipna=False) if others else float("nan")
     return wide
 
 
@@ -54,63 +88,6 @@ def score_table(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.Dat
     per_seed = frame.pivot_table(
         index=["model", "task", "seed"], columns="language", values="score", aggfunc="first"
     )
-    per_seed = with_averages(per_seed)
+    per_seed = with_averages(per_seed, train_language_of(frame))
     grouped = per_seed.groupby(level=["model", "task"])
     return grouped.mean(), grouped.std(ddof=1), grouped.size().to_frame("seeds")
-
-
-def format_table(frame: pd.DataFrame) -> pd.DataFrame:
-    """Cells as '84.2' or '84.2 ± 0.3' (one decimal; ± only with several seeds)."""
-    mean, std, count = score_table(frame)
-    cells = mean.copy().astype(object)
-    for idx in mean.index:
-        for col in mean.columns:
-            m, s = mean.at[idx, col], std.at[idx, col]
-            if m != m:  # NaN: language missing for this row
-                cells.at[idx, col] = "–"
-            elif count.at[idx, "seeds"] > 1 and s == s:
-                cells.at[idx, col] = f"{m:.1f} ± {s:.1f}"
-            else:
-                cells.at[idx, col] = f"{m:.1f}"
-    cells.insert(0, "seeds", count["seeds"])
-    return cells.reset_index()
-
-
-def pair_matrix(frame: pd.DataFrame) -> pd.DataFrame:
-    """G-XLT: mean score per (context language row, question language column) for one model."""
-    pairs = frame.assign(
-        context=frame["language"].str.split("-").str[0],
-        question=frame["language"].str.split("-").str[1],
-    )
-    matrix = pairs.pivot_table(index="context", columns="question", values="score", aggfunc="mean")
-    return matrix.map(lambda v: "–" if v != v else f"{v:.1f}")
-
-
-def render(frame: pd.DataFrame, fmt: str = "markdown") -> str:
-    """Markdown (default) or CSV: one table per (task, metric); context/question language pairs
-    (keys like 'de-en') go to a separate G-XLT matrix per model, never into the averages."""
-    if frame.empty:
-        return "(no results)"
-    is_pair = frame["language"].str.contains("-", regex=False)
-    parts, matrices = [], []
-    for (task, model), sub in frame[is_pair].groupby(["task", "model"], sort=True):
-        matrix = pair_matrix(sub)
-        if fmt == "csv":
-            matrices.append(f"# {task} G-XLT {model}\n" + matrix.to_csv().rstrip("\n"))
-        else:
-            matrices.append(
-                f"### {task} G-XLT, {model} ({sub['metric'].iloc[0]} x100; rows: context "
-                f"language, columns: question language)\n\n"
-                + matrix.to_markdown(disable_numparse=True)
-            )
-    for (task, metric), sub in frame[~is_pair].groupby(["task", "metric"], sort=True):
-        table = format_table(sub)
-        if fmt == "csv":
-            parts.append(table.to_csv(index=False).rstrip("\n"))
-        else:
-            parts.append(
-                f"### {task} ({metric} x100; {AVG}: macro average over languages, "
-                f"{AVG_NO_EN}: without English)\n\n"
-                + table.to_markdown(index=False, disable_numparse=True)
-            )
-    return "\n\n".join(parts + matrices) + "\n"

@@ -2,33 +2,27 @@
 selection policy: 'best-dev' (XTREME: best score on the English dev set) or 'final'.
 
 Dev checks run the task type's own predict+score (the same code that scores test languages),
-so selection works for every task type, QA included. A fine-tuned model is saved under a key
-of everything that determines it, so re-running, adding a language or re-scoring only predicts.
+so selection works for every task type, QA included. Batches are padded by the task type's
+own data collator. The caller (`xbench.stages`) marks the saved folder finished through
+`xbench.modelstore`, which owns the folder and its record.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from xbench.errors import TrainingError
-from xbench.results import atomic_write_text
-from xbench.taskspec import Hyperparameters
+from xbench.io import atomic_write_text
+from xbench.modelstore import work_dir
+from xbench.taskspec import FineTuneHyperparameters
 
-DONE_FILE = "xbench-model.json"
-
-
-def is_trained(model_dir: Path) -> bool:
-    return (model_dir / DONE_FILE).is_file()
-
-
-def read_training_record(model_dir: Path) -> dict[str, Any]:
-    return json.loads((model_dir / DONE_FILE).read_text())
+# pad_to_multiple_of (8 on GPUs, for tensor cores; None on CPUs) -> a data collator
+CollatorFactory = Callable[[int | None], Any]
 
 
 def smaller_batch(batch_size: int, per_device: int) -> int:
@@ -42,14 +36,17 @@ def fine_tune(
     model: Any,
     tokenizer: Any,
     features: list[dict[str, Any]],
-    hp: Hyperparameters,
+    hp: FineTuneHyperparameters,
     seed: int,
     model_dir: Path,
     dev_score: Callable[[Any], float],
     log: Callable[[str], None],
     checkpoint_steps: int = 500,
+    collator_for: CollatorFactory | None = None,
 ) -> dict[str, Any]:
-    """Train `model` in place, save the selected weights to `model_dir`, return the record.
+    """Train `model` in place, save the selected weights and the tokenizer to `model_dir`,
+    return the training record. `collator_for(pad_to_multiple_of)` gives the task type's data
+    collator (default: dynamic padding of input_ids, as for sentence classification and QA).
 
     `dev_score(model)` returns the main metric on the dev set; it is called after every epoch
     (or every `hp.eval_steps` steps) when the policy is 'best-dev'. A Trainer checkpoint is
@@ -66,7 +63,7 @@ def fine_tune(
 
     from xbench.batching import is_out_of_memory
 
-    work = model_dir.with_name(model_dir.name + ".work")
+    work = work_dir(model_dir)
     per_device = hp.batch_size // hp.gradient_accumulation
     while True:
         progress = {"step": 0}
@@ -83,6 +80,7 @@ def fine_tune(
                 log,
                 checkpoint_steps,
                 progress,
+                collator_for,
             )
             break
         except Exception as err:
@@ -125,8 +123,6 @@ def fine_tune(
     }
     model.save_pretrained(model_dir)
     tokenizer.save_pretrained(model_dir)
-    atomic_write_text(model_dir / DONE_FILE, json.dumps(record, indent=2))
-    shutil.rmtree(work, ignore_errors=True)
     return record
 
 
@@ -142,7 +138,7 @@ def _train(
     model: Any,
     tokenizer: Any,
     features: list[dict[str, Any]],
-    hp: Hyperparameters,
+    hp: FineTuneHyperparameters,
     seed: int,
     work: Path,
     per_device: int,
@@ -150,6 +146,7 @@ def _train(
     log: Callable[[str], None],
     checkpoint_steps: int,
     progress: dict[str, int],
+    collator_for: CollatorFactory | None,
 ) -> tuple[Any, list[dict[str, float]], dict[str, Any], float]:
     """One Trainer run (resuming from the last checkpoint in `work`): the Trainer's output,
     the dev history, the best dev check and the seconds spent."""
@@ -243,6 +240,10 @@ def _train(
         bf16=cuda and torch.cuda.is_bf16_supported(),
         fp16=cuda and not torch.cuda.is_bf16_supported(),
     )
+
+    def default_collator(pad_to_multiple_of: int | None) -> Any:
+        return DataCollatorWithPadding(tokenizer, pad_to_multiple_of=pad_to_multiple_of)
+
     sampler = _epoch_seeded_length_sampler(
         features, per_device * args.gradient_accumulation_steps, seed
     )
@@ -256,7 +257,7 @@ def _train(
         args=args,
         train_dataset=features,
         # dynamic padding: each batch to its longest member (a multiple of 8 for tensor cores)
-        data_collator=DataCollatorWithPadding(tokenizer, pad_to_multiple_of=8 if cuda else None),
+        data_collator=(collator_for or default_collator)(8 if cuda else None),
         processing_class=tokenizer,
         callbacks=[Selection()],
     )

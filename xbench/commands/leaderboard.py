@@ -1,306 +1,35 @@
-"""`xbench leaderboard` and `xbench compare`, plus the text formats they write.
-
-The functions `leaderboard` and `compare` are plain Typer commands; cli.py registers them with
-`app.command("leaderboard")(leaderboard)` and `app.command("compare")(compare)`. pandas, numpy and
-matplotlib are imported inside them, so `xbench --help` stays fast.
-"""
+"""`xbench leaderboard PATHS` and `xbench compare A B`: load results, build the data
+(xbench.leaderboard, xbench.stats), hand it to xbench.render. pandas, numpy and matplotlib are
+imported inside the commands, so `xbench --help` stays fast."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from xbench.leaderboard import (
-    AVERAGES,
-    MEASURED,
-    PUBLISHED,
-    Leaderboard,
-    LeaderboardError,
-    Stat,
-    headers,
-    row_cells,
-    summary_cells,
-    summary_headers,
-    title,
+from xbench.commands.options import (
+    Languages,
+    Output,
+    ResultPaths,
+    csv_list,
+    emit,
+    format_option,
+    warn_skipped,
 )
-
-FORMATS = ("markdown", "latex", "csv", "json", "html")
-COMPARE_FORMATS = ("markdown", "csv", "json")
-CSV_COLUMNS = (
-    *("table", "metric", "rank", "model", "kind", "seeds", "column"),
-    *("mean", "std", "ci_low", "ci_high", "averaged_over"),
-)
-
-
-# --- formats -------------------------------------------------------------------------------------
-
-
-def to_markdown(lb: Leaderboard) -> str:
-    """GitHub tables: the summary, then one table per task, each followed by its rules."""
-    from tabulate import tabulate
-
-    def block(name: str, head: list[str], rows: list[list[str]], notes: list[str]) -> str:
-        rows = [[c.replace("|", "\\|") for c in r] for r in rows]
-        table = tabulate(rows, headers=head, tablefmt="github", disable_numparse=True)
-        return f"{name}\n\n{table}\n\n" + "\n".join(f"- {n}" for n in notes)
-
-    parts = [
-        block(
-            "## Summary",
-            summary_headers(lb),
-            [summary_cells(r, lb) for r in lb.summary],
-            lb.summary_notes,
-        )
-    ]
-    for t in lb.tables:
-        parts.append(
-            block(f"### {title(t)}", headers(t), [row_cells(r, t) for r in t.rows], t.notes)
-        )
-    if lb.warnings:
-        parts.append("\n".join(f"- Warning: {w}" for w in lb.warnings))
-    return "\n\n".join(parts) + "\n"
-
-
-_LATEX_ESCAPES = {
-    "\\": r"\textbackslash{}",
-    "&": r"\&",
-    "%": r"\%",
-    "$": r"\$",
-    "#": r"\#",
-    "_": r"\_",
-    "{": r"\{",
-    "}": r"\}",
-    "~": r"\textasciitilde{}",
-    "^": r"\textasciicircum{}",
-    "<": r"\textless{}",
-    ">": r"\textgreater{}",
-    "±": r"\,$\pm$\,",
-    "†": r"\textsuperscript{\dag}",
-    "–": "--",
-    "−": "-",
-}
-
-
-def latex_escape(text: str) -> str:
-    text = text.replace(" ± ", "±")  # the escape brings its own thin spaces
-    return "".join(_LATEX_ESCAPES.get(ch, ch) for ch in text)
-
-
-def to_latex(lb: Leaderboard) -> str:
-    """booktabs tables (needs \\usepackage{booktabs}); published rows in italics."""
-
-    def table(caption: str, head: list[str], rows: list[tuple[bool, list[str]]], notes: list[str]):
-        spec = "rl" + "r" * (len(head) - 2)
-        body = []
-        for published, cells in rows:
-            cells = [latex_escape(c) for c in cells]
-            if published:
-                cells[1] = rf"\textit{{{cells[1]}}}"
-            body.append(" & ".join(cells) + r" \\")
-        return "\n".join(
-            [
-                r"\begin{table}[ht]",
-                r"\centering",
-                r"\small",
-                rf"\begin{{tabular}}{{{spec}}}",
-                r"\toprule",
-                " & ".join(latex_escape(h) for h in head) + r" \\",
-                r"\midrule",
-                *body,
-                r"\bottomrule",
-                r"\end{tabular}",
-                rf"\caption{{{latex_escape(caption)}}}",
-                r"\par\smallskip{\footnotesize",
-                " \\\\\n".join(latex_escape(n) for n in notes) + "}",
-                r"\end{table}",
-            ]
-        )
-
-    parts = ["% xbench leaderboard; requires \\usepackage{booktabs}"]
-    parts.append(
-        table(
-            "Summary",
-            summary_headers(lb),
-            [(r.kind == PUBLISHED, summary_cells(r, lb)) for r in lb.summary],
-            lb.summary_notes,
-        )
-    )
-    for t in lb.tables:
-        rows = [(r.kind == PUBLISHED, row_cells(r, t)) for r in t.rows]
-        parts.append(table(title(t), headers(t), rows, t.notes))
-    return "\n\n".join(parts) + "\n"
-
-
-def _num(x: float | None) -> float | None:
-    return None if x is None else round(x, 6)
-
-
-def _stat_dict(s: Stat) -> dict[str, Any]:
-    return {
-        "mean": _num(s.mean),
-        "std": _num(s.std),
-        "ci": None if s.ci is None else [_num(s.ci[0]), _num(s.ci[1])],
-    }
-
-
-def to_dict(lb: Leaderboard) -> dict[str, Any]:
-    """Everything the tables show, structured (JSON output and the HTML page's data block)."""
-    return {
-        "format": "xbench-leaderboard/1",
-        "summary": {
-            "tasks": lb.tasks,
-            "notes": lb.summary_notes,
-            "rows": [
-                {
-                    "rank": r.rank,
-                    "model": r.model,
-                    "kind": r.kind,
-                    "tasks": {t: _stat_dict(s) for t, s in r.tasks.items()},
-                    "overall": _num(r.overall),
-                }
-                for r in lb.summary
-            ],
-        },
-        "tables": [
-            {
-                "task": t.task,
-                "metric": t.metric,
-                "languages": t.languages,
-                "averaged_over": t.averaged_over,
-                "notes": t.notes,
-                "rows": [
-                    {
-                        "rank": r.rank,
-                        "model": r.model,
-                        "kind": r.kind,
-                        "seeds": r.seeds,
-                        "citation": r.citation,
-                        "cells": {c: _stat_dict(r.cells.get(c, Stat())) for c in t.columns},
-                    }
-                    for r in t.rows
-                ],
-            }
-            for t in lb.tables
-        ],
-        "warnings": lb.warnings,
-    }
-
-
-def to_json(lb: Leaderboard) -> str:
-    import json
-
-    return json.dumps(to_dict(lb), indent=2, ensure_ascii=False) + "\n"
-
-
-def to_csv(lb: Leaderboard) -> str:
-    """One tidy CSV: a line per (table, row, column), so it parses with any CSV reader."""
-    import csv
-    import io
-
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
-
-    def line(table: str, metric: str, rank, model, kind, seeds, col, s: Stat, over: str) -> None:
-        low, high = s.ci if s.ci is not None else (None, None)
-        values = [_num(s.mean), _num(s.std), _num(low), _num(high)]
-        writer.writerow(
-            [table, metric, rank, model, kind, seeds, col]
-            + ["" if v is None else v for v in values]
-            + [over]
-        )
-
-    for r in lb.summary:
-        for task in lb.tasks:
-            line(
-                "summary",
-                "",
-                r.rank or "",
-                r.model,
-                r.kind,
-                "",
-                task,
-                r.tasks.get(task, Stat()),
-                "",
-            )
-        line("summary", "", r.rank or "", r.model, r.kind, "", "overall", Stat(r.overall), "")
-    for t in lb.tables:
-        over = " ".join(t.averaged_over)
-        for r in t.rows:
-            for col in t.columns:
-                stat = r.cells.get(col, Stat())
-                seeds = r.seeds if r.kind == MEASURED else ""
-                line(
-                    t.task,
-                    t.metric,
-                    r.rank or "",
-                    r.model,
-                    r.kind,
-                    seeds,
-                    col,
-                    stat,
-                    over if col in AVERAGES else "",
-                )
-    return out.getvalue()
-
-
-def render(lb: Leaderboard, fmt: str) -> str:
-    """The leaderboard in one of FORMATS."""
-    if fmt == "html":
-        from xbench.html_page import to_html
-
-        return to_html(lb)
-    writers = {"markdown": to_markdown, "latex": to_latex, "csv": to_csv, "json": to_json}
-    if fmt not in writers:
-        raise LeaderboardError(f"unknown format '{fmt}'", hint=f"use one of {', '.join(FORMATS)}")
-    return writers[fmt](lb)
-
-
-# --- commands ------------------------------------------------------------------------------------
-
-
-def _csv_list(text: str | None) -> list[str] | None:
-    items = [t.strip() for t in (text or "").split(",") if t.strip()]
-    return items or None
-
-
-def _emit(text: str, output: Path | None) -> None:
-    """Print, or write atomically so a reader (a web server) never sees half a page."""
-    if output is None:
-        typer.echo(text, nl=False)
-        return
-    from xbench.plots import readable_mode
-    from xbench.results import atomic_write_text
-
-    atomic_write_text(output, text)
-    os.chmod(output, readable_mode())  # atomic_write_text's mkstemp leaves 0600; pages are shared
-    typer.echo(f"wrote {output}", err=True)
-
-
-def _warn(errors: list[Any]) -> None:
-    for err in errors:
-        typer.echo(f"warning: skipped {err}", err=True)
+from xbench.render import COMPARE_FORMATS, LEADERBOARD_FORMATS, check_format
 
 
 def leaderboard(
-    paths: Annotated[list[Path], typer.Argument(help="Result files or folders.")],
+    paths: ResultPaths,
     task: Annotated[str | None, typer.Option(help="Only these tasks (comma-separated).")] = None,
     model: Annotated[
         str | None, typer.Option(help="Only these models (comma-separated; globs like 'xlm-*').")
     ] = None,
-    languages: Annotated[
-        str | None,
-        typer.Option(help="Only these languages (comma-separated); averages use only them."),
-    ] = None,
-    fmt: Annotated[
-        str, typer.Option("--format", help="markdown, latex, csv, json or html.")
-    ] = "markdown",
-    output: Annotated[
-        Path | None, typer.Option(help="Write to this file (atomically) instead of stdout.")
-    ] = None,
+    languages: Languages = None,
+    fmt: Annotated[str, format_option(LEADERBOARD_FORMATS)] = "markdown",
+    output: Output = None,
     plots: Annotated[
         Path | None, typer.Option(help="Also write PNG plots per task (bars, heatmap) here.")
     ] = None,
@@ -317,15 +46,16 @@ def leaderboard(
     seed: Annotated[int, typer.Option(help="Random seed for --ci.")] = 0,
 ) -> None:
     """Ranked per-task tables and a summary, mean ± std over seeds, with published rows."""
-    from xbench.leaderboard import CIOptions, build_leaderboard, load_references
+    from xbench.leaderboard import CIOptions, LeaderboardError, build_leaderboard
+    from xbench.references import load_references
+    from xbench.render import render_leaderboard
     from xbench.results import load_runs
 
-    if fmt not in FORMATS:
-        raise LeaderboardError(f"unknown format '{fmt}'", hint=f"use one of {', '.join(FORMATS)}")
+    check_format(fmt, LEADERBOARD_FORMATS, LeaderboardError)
     if ci and samples < 100:
         raise LeaderboardError(f"--samples {samples} is too few for a CI", hint="use 1000 or more")
     runs, errors = load_runs(paths)
-    _warn(errors)
+    warn_skipped(errors)
     if not runs:
         raise LeaderboardError(
             f"no result files found in {', '.join(map(str, paths))}",
@@ -333,52 +63,20 @@ def leaderboard(
         )
     board = build_leaderboard(
         runs,
-        tasks=_csv_list(task),
-        models=_csv_list(model),
-        languages=_csv_list(languages),
+        tasks=csv_list(task),
+        models=csv_list(model),
+        languages=csv_list(languages),
         references=load_references() if references else None,
         ci=CIOptions(samples=samples, seed=seed) if ci else None,
     )
     for warning in board.warnings:
         typer.echo(f"warning: {warning}", err=True)
-    _emit(render(board, fmt), output)
+    emit(render_leaderboard(board, fmt), output)
     if plots is not None:
-        from xbench.plots import write_plots
+        from xbench.render.plots import write_plots
 
         for path in write_plots(board, plots):
             typer.echo(f"wrote {path}", err=True)
-
-
-def _runs_of(spec: str, search: list[Path]) -> list[Any]:
-    """Runs of one model: `spec` is a folder holding exactly one model's results, or a model
-    name (or its folder slug) looked up under the --results folders."""
-    from xbench.errors import did_you_mean
-    from xbench.results import load_runs, slug
-
-    folder = Path(spec)
-    if folder.is_dir():
-        runs, errors = load_runs([folder])
-        _warn(errors)
-        models = sorted({r.model for _, r in runs})
-        if not models:
-            raise LeaderboardError(f"no result files in {folder}")
-        if len(models) > 1:
-            raise LeaderboardError(
-                f"{folder} holds results of several models: {', '.join(models)}",
-                hint=f"name one model instead and pass --results {folder}",
-            )
-        return runs
-    runs, errors = load_runs(search)
-    _warn(errors)
-    chosen = [(p, r) for p, r in runs if spec in (r.model, slug(r.model))]
-    if not chosen:
-        names = sorted({r.model for _, r in runs})
-        raise LeaderboardError(
-            f"no results for model '{spec}' in {', '.join(map(str, search))}."
-            + did_you_mean(spec, names),
-            hint=f"models found: {', '.join(names) or 'none'}; or pass a result folder",
-        )
-    return chosen
 
 
 def compare(
@@ -399,32 +97,29 @@ def compare(
     task: Annotated[
         str | None, typer.Option(help="Only these tasks (default: every task both have).")
     ] = None,
-    languages: Annotated[
-        str | None, typer.Option(help="Only these languages (comma-separated).")
-    ] = None,
+    languages: Languages = None,
     samples: Annotated[
         int, typer.Option(help="Bootstrap resamples, or random swaps for --test permutation.")
     ] = 10_000,
     alpha: Annotated[float, typer.Option(help="Significance level.")] = 0.05,
     seed: Annotated[int, typer.Option(help="Random seed of the test.")] = 0,
     test: Annotated[str, typer.Option(help="bootstrap or permutation.")] = "bootstrap",
-    fmt: Annotated[str, typer.Option("--format", help="markdown, csv or json.")] = "markdown",
-    output: Annotated[Path | None, typer.Option(help="Write to this file (atomically).")] = None,
+    fmt: Annotated[str, format_option(COMPARE_FORMATS)] = "markdown",
+    output: Output = None,
 ) -> None:
     """Paired significance test of A against B per language, on the examples both saw."""
     from xbench.errors import did_you_mean
-    from xbench.stats import METHODS, compare_runs, render_comparisons
+    from xbench.leaderboard import LeaderboardError
+    from xbench.render import render_comparisons
+    from xbench.stats import METHODS, compare_runs
 
-    if fmt not in COMPARE_FORMATS:
-        raise LeaderboardError(
-            f"unknown format '{fmt}'", hint=f"use one of {', '.join(COMPARE_FORMATS)}"
-        )
+    check_format(fmt, COMPARE_FORMATS, LeaderboardError)
     if test not in METHODS:
         raise LeaderboardError(f"unknown test '{test}'", hint=f"use one of {', '.join(METHODS)}")
     search = results or [Path("results")]
     runs_a, runs_b = _runs_of(model_a, search), _runs_of(model_b, search)
     shared = sorted({r.task for _, r in runs_a} & {r.task for _, r in runs_b})
-    wanted = _csv_list(task) or shared
+    wanted = csv_list(task) or shared
     for name in wanted:
         if name not in shared:
             raise LeaderboardError(
@@ -445,17 +140,53 @@ def compare(
             compare_runs(
                 ra,
                 rb,
-                languages=_csv_list(languages),
+                languages=csv_list(languages),
                 samples=samples,
                 alpha=alpha,
                 seed=seed,
                 method=test,
             )
         )
-    _emit(render_comparisons(comparisons, fmt), output)
+    emit(render_comparisons(comparisons, fmt), output)
+
+
+def _runs_of(spec: str, search: list[Path]) -> list[Any]:
+    """Runs of one model: `spec` is a folder holding exactly one model's results, or a model
+    name (or its folder slug) looked up under the --results folders."""
+    from xbench.errors import did_you_mean
+    from xbench.io import slug
+    from xbench.leaderboard import LeaderboardError
+    from xbench.results import load_runs
+
+    folder = Path(spec)
+    if folder.is_dir():
+        runs, errors = load_runs([folder])
+        warn_skipped(errors)
+        models = sorted({r.model for _, r in runs})
+        if not models:
+            raise LeaderboardError(f"no result files in {folder}")
+        if len(models) > 1:
+            raise LeaderboardError(
+                f"{folder} holds results of several models: {', '.join(models)}",
+                hint=f"name one model instead and pass --results {folder}",
+            )
+        return runs
+    runs, errors = load_runs(search)
+    warn_skipped(errors)
+    chosen = [(p, r) for p, r in runs if spec in (r.model, slug(r.model))]
+    if not chosen:
+        names = sorted({r.model for _, r in runs})
+        raise LeaderboardError(
+            f"no results for model '{spec}' in {', '.join(map(str, search))}."
+            + did_you_mean(spec, names),
+            hint=f"models found: {', '.join(names) or 'none'}; or pass a result folder",
+        )
+    return chosen
 
 
 def _one_per_seed(runs: list[Any]) -> list[Any]:
+    from xbench.leaderboard import LeaderboardError
+
     seen: dict[int, Path] = {}
     for path, result in runs:
         if result.seed in seen:

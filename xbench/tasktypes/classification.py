@@ -6,15 +6,44 @@ import csv
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, ClassVar
+
+from pydantic import Field, model_validator
 
 from xbench.errors import DataError
+from xbench.taskspec import FineTuneHyperparameters, LocalSource, TaskSpec
 from xbench.tasktypes.base import Parsed, TaskType
 
-if TYPE_CHECKING:
-    from xbench.taskspec import Hyperparameters, TaskSpec
-
 FIELDS = ("sentence1", "sentence2", "label")
+
+
+class PairLocalSource(LocalSource):
+    """A sentence-pair TSV per split and language."""
+
+    columns: list[str] = Field(description="TSV column names, in order")
+    label_map: dict[str, str] = Field({}, description="raw label in the file -> task label name")
+
+
+class PairClassificationSpec(TaskSpec):
+    """A sentence-pair classification task file: label names, the TSV layout, fine-tuning."""
+
+    METRICS: ClassVar[tuple[str, ...]] = ("accuracy",)
+
+    labels: list[str] = Field(min_length=2, description="label names; index = class id")
+    local: PairLocalSource
+    hyperparameters: FineTuneHyperparameters
+
+    @model_validator(mode="after")
+    def _labels_and_columns(self) -> PairClassificationSpec:
+        missing = [f for f in FIELDS if f not in self.local.columns]
+        if missing:
+            raise ValueError(f"local.columns must name the TSV columns {FIELDS}; missing {missing}")
+        for raw, name in self.local.label_map.items():
+            if name not in self.labels:
+                raise ValueError(f"local.label_map: '{raw}' maps to unknown label '{name}'")
+        if self.hub and self.hub.labels and sorted(self.hub.labels) != sorted(self.labels):
+            raise ValueError("hub.labels must list the same label names as labels")
+        return self
 
 
 @dataclass(frozen=True)
@@ -25,29 +54,15 @@ class PairExample:
     label: int
 
 
-class PairClassification(TaskType):
+class PairClassification(TaskType[PairClassificationSpec, FineTuneHyperparameters]):
     name = "sentence-pair-classification"
-    metrics = ("accuracy",)
+    spec_model = PairClassificationSpec
 
-    def check_spec(self, spec: TaskSpec) -> None:
-        if not spec.labels or len(spec.labels) < 2:
-            raise ValueError("labels: a classification task needs at least two label names")
-        columns = spec.local.columns or []
-        missing = [f for f in FIELDS if f not in columns]
-        if missing:
-            raise ValueError(f"local.columns must name the TSV columns {FIELDS}; missing {missing}")
-        for raw, name in spec.local.label_map.items():
-            if name not in spec.labels:
-                raise ValueError(f"local.label_map: '{raw}' maps to unknown label '{name}'")
-        if spec.hub and spec.hub.labels and sorted(spec.hub.labels) != sorted(spec.labels):
-            raise ValueError("hub.labels must list the same label names as labels")
-
-    def _label_index(self, spec: TaskSpec, raw: str) -> int | None:
+    def _label_index(self, spec: PairClassificationSpec, raw: str) -> int | None:
         name = spec.local.label_map.get(raw, raw)
-        assert spec.labels is not None
         return spec.labels.index(name) if name in spec.labels else None
 
-    def read_local(self, spec: TaskSpec, path: Path, *, for_training: bool) -> Parsed:
+    def read_local(self, spec: PairClassificationSpec, path: Path, *, for_training: bool) -> Parsed:
         try:
             return self._read_tsv(spec, path)
         except UnicodeDecodeError as err:
@@ -56,8 +71,8 @@ class PairClassification(TaskType):
                 hint="convert the file to UTF-8 (XTREME's download script writes UTF-8)",
             ) from None
 
-    def _read_tsv(self, spec: TaskSpec, path: Path) -> Parsed:
-        columns = spec.local.columns or []
+    def _read_tsv(self, spec: PairClassificationSpec, path: Path) -> Parsed:
+        columns = spec.local.columns
         where = {f: columns.index(f) for f in FIELDS}
         examples: list[PairExample] = []
         with path.open(encoding="utf-8", newline="") as handle:
@@ -73,7 +88,7 @@ class PairClassification(TaskType):
                 if label is None:
                     raise DataError(
                         f"{path}, line {line_no}: unknown label '{raw}'",
-                        hint=f"labels of task {spec.name}: {', '.join(spec.labels or [])}"
+                        hint=f"labels of task {spec.name}: {', '.join(spec.labels)}"
                         + (f"; aliases: {spec.local.label_map}" if spec.local.label_map else ""),
                     )
                 examples.append(
@@ -88,8 +103,10 @@ class PairClassification(TaskType):
             raise DataError(f"{path} is empty", hint="re-download the data or check the path")
         return Parsed(examples)
 
-    def from_hub_rows(self, spec: TaskSpec, rows: Iterable[dict], *, for_training: bool) -> Parsed:
-        assert spec.hub is not None and spec.labels is not None
+    def from_hub_rows(
+        self, spec: PairClassificationSpec, rows: Iterable[dict], *, for_training: bool
+    ) -> Parsed:
+        assert spec.hub is not None
         col = {f: spec.hub.columns.get(f, f) for f in FIELDS}
         hub_labels = spec.hub.labels or spec.labels
         examples, skipped = [], 0
@@ -109,11 +126,10 @@ class PairClassification(TaskType):
         return Parsed(examples, {"unlabelled": skipped} if skipped else {})
 
     def load_model(
-        self, spec: TaskSpec, model_path: str, *, trust_remote_code: bool = False
+        self, spec: PairClassificationSpec, model_path: str, *, trust_remote_code: bool = False
     ) -> Any:
         from transformers import AutoModelForSequenceClassification
 
-        assert spec.labels is not None
         return AutoModelForSequenceClassification.from_pretrained(
             model_path,
             num_labels=len(spec.labels),
@@ -135,20 +151,27 @@ class PairClassification(TaskType):
         return enc["input_ids"]
 
     def train_features(
-        self, spec: TaskSpec, tokenizer: Any, examples: list[PairExample], hp: Hyperparameters
+        self,
+        spec: PairClassificationSpec,
+        tokenizer: Any,
+        examples: list[PairExample],
+        hp: FineTuneHyperparameters,
     ) -> tuple[list[dict[str, Any]], dict[str, int]]:
         ids = self._encode(tokenizer, examples, hp.max_length)
-        truncated = sum(len(x) >= hp.max_length for x in ids)
+        # a pair exactly max_length long may have lost nothing: one token more tells
+        full = [e for x, e in zip(ids, examples, strict=True) if len(x) >= hp.max_length]
+        longer = self._encode(tokenizer, full, hp.max_length + 1) if full else []
+        truncated = sum(len(x) > hp.max_length for x in longer)
         features = [{"input_ids": x, "labels": e.label} for x, e in zip(ids, examples, strict=True)]
         return features, ({"truncated": truncated} if truncated else {})
 
     def predict(
         self,
-        spec: TaskSpec,
+        spec: PairClassificationSpec,
         model: Any,
         tokenizer: Any,
         examples: list[PairExample],
-        hp: Hyperparameters,
+        hp: FineTuneHyperparameters,
         desc: str | None = None,
     ) -> list[int]:
         from xbench.batching import run_batches
@@ -164,13 +187,21 @@ class PairClassification(TaskType):
         )
 
     def score(
-        self, spec: TaskSpec, examples: list[PairExample], predictions: list[int], lang: str
+        self,
+        spec: PairClassificationSpec,
+        examples: list[PairExample],
+        predictions: list[int],
+        lang: str,
     ) -> dict[str, float]:
         correct = self.example_scores(spec, examples, predictions, lang)
         return {"accuracy": sum(correct) / len(examples)}
 
     def example_scores(
-        self, spec: TaskSpec, examples: list[PairExample], predictions: list[int], lang: str
+        self,
+        spec: PairClassificationSpec,
+        examples: list[PairExample],
+        predictions: list[int],
+        lang: str,
     ) -> list[float]:
         return [float(p == e.label) for p, e in zip(predictions, examples, strict=True)]
 

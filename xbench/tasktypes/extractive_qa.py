@@ -5,8 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, ClassVar
 
+from pydantic import Field, model_validator
+
+from xbench.languages import context_language
 from xbench.metrics import mlqa
 from xbench.qa import (
     QAExample,
@@ -16,33 +19,52 @@ from xbench.qa import (
     prepare_train_features,
     read_squad_file,
 )
+from xbench.taskspec import FineTuneHyperparameters, TaskSpec
 from xbench.tasktypes.base import Parsed, TaskType
 
-if TYPE_CHECKING:
-    from xbench.taskspec import Hyperparameters, TaskSpec
+
+class QAHyperparameters(FineTuneHyperparameters):
+    """Fine-tuning settings plus the window and answer lengths of SQuAD-style QA."""
+
+    doc_stride: int = Field(128, gt=0)
+    max_query_length: int = Field(64, gt=0)
+    max_answer_length: int = Field(30, gt=0)
+    n_best: int = Field(20, gt=0)
+
+
+class ExtractiveQASpec(TaskSpec):
+    """An extractive QA task file (SQuAD-format data), scored by MLQA's official rules."""
+
+    METRICS: ClassVar[tuple[str, ...]] = ("f1", "exact_match")
+
+    hyperparameters: QAHyperparameters
+
+    @model_validator(mode="after")
+    def _normalisable_languages(self) -> ExtractiveQASpec:
+        unsupported = [lang for lang in self.languages if lang not in mlqa.LANGUAGES]
+        if unsupported:
+            raise ValueError(
+                f"languages {unsupported} have no answer normalisation in MLQA's official "
+                f"script (it defines {', '.join(mlqa.LANGUAGES)})"
+            )
+        return self
 
 
 def _nonzero(counts: dict[str, int]) -> dict[str, int]:
     return {k: v for k, v in counts.items() if v}
 
 
-class ExtractiveQA(TaskType):
+class ExtractiveQA(TaskType[ExtractiveQASpec, QAHyperparameters]):
     name = "extractive-qa"
-    metrics = ("f1", "exact_match")
+    spec_model = ExtractiveQASpec
 
-    def check_spec(self, spec: TaskSpec) -> None:
-        unsupported = [lang for lang in spec.languages if lang not in mlqa.LANGUAGES]
-        if unsupported:
-            raise ValueError(
-                f"languages {unsupported} have no answer normalisation in MLQA's official "
-                f"script (it defines {', '.join(mlqa.LANGUAGES)})"
-            )
-
-    def read_local(self, spec: TaskSpec, path: Path, *, for_training: bool) -> Parsed:
+    def read_local(self, spec: ExtractiveQASpec, path: Path, *, for_training: bool) -> Parsed:
         examples, counts = read_squad_file(path, for_training=for_training)
         return Parsed(examples, _nonzero(counts))
 
-    def from_hub_rows(self, spec: TaskSpec, rows: Iterable[dict], *, for_training: bool) -> Parsed:
+    def from_hub_rows(
+        self, spec: ExtractiveQASpec, rows: Iterable[dict], *, for_training: bool
+    ) -> Parsed:
         # One SQuAD paragraph per hub row, so the same validation rules apply to both sources.
         paragraphs = [
             {
@@ -69,7 +91,7 @@ class ExtractiveQA(TaskType):
         return Parsed(examples, _nonzero(counts))
 
     def load_model(
-        self, spec: TaskSpec, model_path: str, *, trust_remote_code: bool = False
+        self, spec: ExtractiveQASpec, model_path: str, *, trust_remote_code: bool = False
     ) -> Any:
         from transformers import AutoModelForQuestionAnswering
 
@@ -77,7 +99,10 @@ class ExtractiveQA(TaskType):
             model_path, dtype="float32", trust_remote_code=trust_remote_code
         )
 
-    def _window(self, hp: Hyperparameters) -> dict[str, int]:
+    def feature_settings(self, hp: QAHyperparameters) -> dict[str, Any]:
+        return self._window(hp)
+
+    def _window(self, hp: QAHyperparameters) -> dict[str, int]:
         return {
             "max_length": hp.max_length,
             "doc_stride": hp.doc_stride,
@@ -85,10 +110,21 @@ class ExtractiveQA(TaskType):
         }
 
     def train_features(
-        self, spec: TaskSpec, tokenizer: Any, examples: list[QAExample], hp: Hyperparameters
+        self,
+        spec: ExtractiveQASpec,
+        tokenizer: Any,
+        examples: list[QAExample],
+        hp: QAHyperparameters,
     ) -> tuple[list[dict[str, Any]], dict[str, int]]:
         stats: dict[str, int] = {}
-        feats = prepare_train_features(tokenizer, examples, stats=stats, **self._window(hp))
+        feats = prepare_train_features(
+            tokenizer,
+            examples,
+            stats=stats,
+            max_length=hp.max_length,
+            doc_stride=hp.doc_stride,
+            max_query_length=hp.max_query_length,
+        )
         features = [
             {"input_ids": ids, "start_positions": s, "end_positions": e}
             for ids, s, e in zip(
@@ -99,16 +135,22 @@ class ExtractiveQA(TaskType):
 
     def predict(
         self,
-        spec: TaskSpec,
+        spec: ExtractiveQASpec,
         model: Any,
         tokenizer: Any,
         examples: list[QAExample],
-        hp: Hyperparameters,
+        hp: QAHyperparameters,
         desc: str | None = None,
     ) -> list[str]:
         from xbench.batching import run_batches
 
-        feats = prepare_eval_features(tokenizer, examples, **self._window(hp))
+        feats = prepare_eval_features(
+            tokenizer,
+            examples,
+            max_length=hp.max_length,
+            doc_stride=hp.doc_stride,
+            max_query_length=hp.max_query_length,
+        )
         logits = run_batches(
             model,
             [{"input_ids": ids} for ids in feats["input_ids"]],
@@ -133,23 +175,18 @@ class ExtractiveQA(TaskType):
         )
         return [answers[ex.id] for ex in examples]
 
-    def _context_language(self, spec: TaskSpec, lang: str) -> str:
-        from xbench.data import language_parts
-
-        return language_parts(spec, lang)["context"]
-
     def score(
-        self, spec: TaskSpec, examples: list[QAExample], predictions: list[str], lang: str
+        self, spec: ExtractiveQASpec, examples: list[QAExample], predictions: list[str], lang: str
     ) -> dict[str, float]:
         golds = {ex.id: list(ex.answers) for ex in examples}
         preds = {ex.id: p for ex, p in zip(examples, predictions, strict=True)}
-        scores = mlqa.score_predictions(golds, preds, self._context_language(spec, lang))
+        scores = mlqa.score_predictions(golds, preds, context_language(lang))
         return {"f1": scores["f1"] / 100, "exact_match": scores["exact_match"] / 100}
 
     def example_scores(
-        self, spec: TaskSpec, examples: list[QAExample], predictions: list[str], lang: str
+        self, spec: ExtractiveQASpec, examples: list[QAExample], predictions: list[str], lang: str
     ) -> list[float]:
-        context_lang = self._context_language(spec, lang)
+        context_lang = context_language(lang)
         metric = mlqa.f1_score if spec.metric == "f1" else mlqa.exact_match_score
         return [
             float(mlqa.metric_max_over_ground_truths(metric, p, ex.answers, context_lang))

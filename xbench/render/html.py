@@ -14,12 +14,9 @@ from __future__ import annotations
 import html
 import json
 
-from xbench.leaderboard import (
-    GAP,
-    PUBLISHED,
-    PUBLISHED_MARK,
-    Leaderboard,
-    Stat,
+from xbench.leaderboard import GAP, PUBLISHED, PUBLISHED_MARK, Leaderboard, Stat
+from xbench.render.leaderboard_data import to_dict
+from xbench.render.leaderboard_text import (
     headers,
     row_cells,
     summary_cells,
@@ -180,8 +177,6 @@ def _notes(notes: list[str]) -> str:
 
 def to_html(lb: Leaderboard, page_title: str = "xbench leaderboard") -> str:
     """The whole page as one string (write it with atomic_write_text)."""
-    from xbench.commands.leaderboard import to_dict
-
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',

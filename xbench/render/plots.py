@@ -1,19 +1,17 @@
 """PNG plots of a leaderboard: per-language grouped bars and a model x language heatmap per task.
 
 Figures are drawn with matplotlib's object API (Figure + Agg canvas, no pyplot), so no global
-backend state changes and nothing needs a display. Files are written atomically.
+backend state changes and nothing needs a display. Files are written atomically (xbench.io).
 """
 
 from __future__ import annotations
 
 import io
-import os
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from xbench.leaderboard import AVG, AVG_NO_EN, PUBLISHED, Leaderboard, TaskTable
-from xbench.results import slug
+from xbench.io import atomic_write_bytes, slug
+from xbench.leaderboard import AVG, PUBLISHED, Leaderboard, TaskTable
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -27,29 +25,15 @@ def _label(text: str) -> str:
     return text.replace("$", r"\$")
 
 
-def readable_mode() -> int:
-    """0644 under the usual umask: what a plain open() would have created."""
-    mask = os.umask(0)
-    os.umask(mask)
-    return 0o666 & ~mask
-
-
 def _write_png(fig: Figure, path: Path) -> None:
+    """Drawn on an Agg canvas, written atomically (and shareable: mode 0644 under the usual
+    umask)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
     FigureCanvasAgg(fig)
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=120, bbox_inches="tight")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(buffer.getvalue())
-        os.chmod(tmp, readable_mode())  # mkstemp makes 0600; plots are meant to be shared
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_bytes(path, buffer.getvalue())
 
 
 def bars_figure(table: TaskTable) -> Figure:
@@ -97,7 +81,8 @@ def heatmap_figure(table: TaskTable) -> Figure:
     import numpy as np
     from matplotlib.figure import Figure
 
-    columns = [*table.languages, AVG, AVG_NO_EN]
+    avg, no_train, _ = table.averages
+    columns = [*table.languages, avg, no_train]
     values = np.array(
         [
             [

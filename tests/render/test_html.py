@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 from fixtures.leaderboard import synthetic  # tests/fixtures, on sys.path via pytest
 
-from xbench.html_page import safe_json, to_html
-from xbench.leaderboard import build_leaderboard, load_references
+from xbench.leaderboard import build_leaderboard
+from xbench.references import load_references
+from xbench.render.html import safe_json, to_html
 from xbench.results import load_runs
 
 EVIL = "</script><img src=x onerror=\"document.title='pwned'\"><b>evil</b> & co"

@@ -6,13 +6,11 @@ import stat
 import struct
 from pathlib import Path
 
-import typer
 from fixtures.leaderboard import synthetic  # tests/fixtures, on sys.path via pytest
-from typer.testing import CliRunner
 
-from xbench.commands.leaderboard import leaderboard
-from xbench.leaderboard import build_leaderboard, load_references
-from xbench.plots import write_plots
+from xbench.leaderboard import build_leaderboard
+from xbench.references import load_references
+from xbench.render.plots import write_plots
 from xbench.results import load_runs
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -38,15 +36,3 @@ def test_write_plots(tmp_path: Path) -> None:
         assert path.stat().st_size > 10_000
         assert path.stat().st_mode & stat.S_IRGRP  # shareable, not mkstemp's 0600
     assert not list((tmp_path / "plots").glob(".*.tmp"))
-
-
-def test_cli_plots_option(tmp_path: Path) -> None:
-    results = synthetic.write_all(tmp_path / "results")
-    cli = typer.Typer(pretty_exceptions_enable=False)
-    cli.command("leaderboard")(leaderboard)
-    cli.command("noop")(lambda: None)  # two commands, so Typer expects a command name
-    out = tmp_path / "plots"
-    result = CliRunner().invoke(cli, ["leaderboard", str(results), "--plots", str(out)])
-    assert result.exit_code == 0, result.output
-    assert sorted(p.name for p in out.iterdir()) == ["xnli-bars.png", "xnli-heatmap.png"]
-    assert f"wrote {out / 'xnli-bars.png'}" in result.stderr
