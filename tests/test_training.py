@@ -274,7 +274,7 @@ def test_mean_logged_loss_falls_back_without_logged_loss() -> None:
     )
 
 
-# --- _epoch_seeded_length_sampler --------------------------------------------------------------
+# --- _epoch_seeded_sampler -----------------------------------------------------------------
 
 
 def _features(n: int, seed: int = 0) -> list[dict[str, Any]]:
@@ -282,28 +282,31 @@ def _features(n: int, seed: int = 0) -> list[dict[str, Any]]:
     return [{"input_ids": [0] * rng.randint(1, 64)} for _ in range(n)]
 
 
-def _order(features: list[dict[str, Any]], seed: int, epoch: int, batch: int = 4) -> list[int]:
-    sampler = training_mod._epoch_seeded_length_sampler(features, batch, seed)
+def _order(
+    features: list[dict[str, Any]], seed: int, epoch: int, batch: int = 4, grouped: bool = True
+) -> list[int]:
+    sampler = training_mod._epoch_seeded_sampler(features, batch, seed, length_grouped=grouped)
     sampler.set_epoch(epoch)
     return list(iter(sampler))
 
 
-def test_sampler_order_is_a_function_of_seed_and_epoch_only() -> None:
+@pytest.mark.parametrize("grouped", [True, False], ids=["length-grouped", "random"])
+def test_sampler_order_is_a_function_of_seed_and_epoch_only(grouped: bool) -> None:
     features = _features(400)
     torch.manual_seed(1)
-    first = _order(features, seed=3, epoch=0)
+    first = _order(features, seed=3, epoch=0, grouped=grouped)
     torch.manual_seed(99)  # the global RNG (which a resumed Trainer re-seeds) does not matter
-    assert _order(features, seed=3, epoch=0) == first
+    assert _order(features, seed=3, epoch=0, grouped=grouped) == first
     assert sorted(first) == list(range(400))
-    assert _order(features, seed=3, epoch=1) != first
-    assert _order(features, seed=4, epoch=0) != first
+    assert _order(features, seed=3, epoch=1, grouped=grouped) != first
+    assert _order(features, seed=4, epoch=0, grouped=grouped) != first
     # one sampler, epochs set in turn (as Trainer does), gives the same orders as fresh ones
-    sampler = training_mod._epoch_seeded_length_sampler(features, 4, 3)
+    sampler = training_mod._epoch_seeded_sampler(features, 4, 3, length_grouped=grouped)
     orders = []
     for epoch in range(3):
         sampler.set_epoch(epoch)
         orders.append(list(iter(sampler)))
-    assert orders == [_order(features, seed=3, epoch=e) for e in range(3)]
+    assert orders == [_order(features, seed=3, epoch=e, grouped=grouped) for e in range(3)]
     assert len(sampler) == 400
 
 
@@ -319,3 +322,15 @@ def test_sampler_groups_by_length_longest_first() -> None:
     ungrouped = padding_efficiency(lengths, [shuffled[i : i + 4] for i in range(0, 400, 4)])
     assert grouped > 0.9
     assert grouped > ungrouped + 0.2
+
+
+def test_random_sampling_does_not_group_by_length() -> None:
+    """sampling: random is a plain permutation: its batches pad like any shuffle, far more
+    than length-grouped ones."""
+    features = _features(400)
+    lengths = [len(f["input_ids"]) for f in features]
+    order = _order(features, seed=3, epoch=0, grouped=False)
+    batches = [order[i : i + 4] for i in range(0, len(order), 4)]
+    grouped = _order(features, seed=3, epoch=0)
+    grouped_batches = [grouped[i : i + 4] for i in range(0, len(grouped), 4)]
+    assert padding_efficiency(lengths, batches) < padding_efficiency(lengths, grouped_batches) - 0.2

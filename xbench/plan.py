@@ -42,6 +42,7 @@ class RunRequest:
     eval_split: str = "test"
     trust_remote_code: bool = False
     checkpoint_steps: int = 500
+    name: str | None = None  # the model's name in tables; default: results.default_name
 
 
 @dataclass(frozen=True)

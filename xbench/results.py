@@ -43,6 +43,9 @@ class RunResult(BaseModel):
     task_type: str
     metric: str
     model: str
+    name: str | None = Field(
+        None, description="the model's name in tables (--name); None: derived from `model`"
+    )
     seed: int
     eval_split: str
     languages: dict[str, LanguageResult]
@@ -59,6 +62,16 @@ class RunResult(BaseModel):
     environment: dict[str, str]
     timings: dict[str, float]
     created_at: str
+
+
+def default_name(model: str) -> str:
+    """A readable name for a model: a hub id as it is, a checkpoint folder by its own name."""
+    path = Path(model)
+    return path.name if path.is_absolute() or model.startswith((".", "~")) else model
+
+
+def display_name(result: RunResult) -> str:
+    return result.name or default_name(result.model)
 
 
 def result_path(results_dir: Path, model: str, task: str, seed: int) -> Path:

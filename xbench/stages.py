@@ -17,7 +17,7 @@ from xbench.errors import ModelError
 from xbench.featcache import CachedTokenizer, FeatureCache, cached_train_features
 from xbench.io import atomic_write_text
 from xbench.plan import RunPlan, load_train
-from xbench.results import LanguageResult, RunResult
+from xbench.results import LanguageResult, RunResult, default_name
 from xbench.taskspec import FineTuneHyperparameters
 
 Log = Callable[[str], None]
@@ -204,6 +204,7 @@ def assemble_result(
         task_type=plan.task.type,
         metric=plan.task.metric,
         model=req.model,
+        name=req.name or default_name(req.model),
         seed=req.seed,
         eval_split=req.eval_split,
         languages={lang: done[lang] for lang in sorted(done)},

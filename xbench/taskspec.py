@@ -42,6 +42,11 @@ class FineTuneHyperparameters(Hyperparameters):
     max_grad_norm: float = Field(1.0, gt=0)
     gradient_accumulation: int = Field(1, ge=1)
     selection: Literal["best-dev", "final"] = "best-dev"
+    sampling: Literal["random", "length-grouped"] = Field(
+        "length-grouped",
+        description="training order: a random permutation per epoch (XTREME's), or batches of "
+        "similar length (less padding, faster); dynamic padding either way",
+    )
     eval_steps: int | None = Field(
         None, gt=0, description="dev checks every N steps; None: each epoch"
     )

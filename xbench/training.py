@@ -226,7 +226,9 @@ def _train(
         weight_decay=hp.weight_decay,
         max_grad_norm=hp.max_grad_norm,
         lr_scheduler_type="linear",
-        train_sampling_strategy="group_by_length",
+        train_sampling_strategy=(
+            "group_by_length" if hp.sampling == "length-grouped" else "random"
+        ),  # what the record shows; the sampler itself is _epoch_seeded_sampler's
         seed=seed,
         data_seed=seed,
         logging_steps=max(1, min(50, len(features) // hp.batch_size // 10 or 1)),
@@ -244,8 +246,11 @@ def _train(
     def default_collator(pad_to_multiple_of: int | None) -> Any:
         return DataCollatorWithPadding(tokenizer, pad_to_multiple_of=pad_to_multiple_of)
 
-    sampler = _epoch_seeded_length_sampler(
-        features, per_device * args.gradient_accumulation_steps, seed
+    sampler = _epoch_seeded_sampler(
+        features,
+        per_device * args.gradient_accumulation_steps,
+        seed,
+        length_grouped=hp.sampling == "length-grouped",
     )
 
     class _Trainer(Trainer):
@@ -283,13 +288,19 @@ def _mean_logged_loss(log_history: list[dict[str, Any]], fallback: float) -> flo
     return total / steps if steps else fallback
 
 
-def _epoch_seeded_length_sampler(features: list[dict[str, Any]], batch: int, seed: int) -> Any:
-    """group_by_length, with each epoch's order a function of (seed, epoch) only. Trainer's
-    own LengthGroupedSampler draws it from the global RNG, which a resumed run has re-seeded
-    and restores only after skipping the done batches: a resume in epoch >= 2 trains the rest
-    of that epoch on other batches. Trainer calls set_epoch() before every epoch."""
+def _epoch_seeded_sampler(
+    features: list[dict[str, Any]], batch: int, seed: int, *, length_grouped: bool
+) -> Any:
+    """The training order, each epoch's a function of (seed, epoch) only: a random permutation
+    (as XTREME and run_xnli sample), or Trainer's group_by_length (batches of similar length,
+    less padding, faster). Trainer's own samplers draw from the global RNG, which a resumed run
+    has re-seeded and restores only after skipping the done batches: a resume in epoch >= 2
+    would train the rest of that epoch on other batches. Trainer calls set_epoch() before every
+    epoch."""
     import torch
     from transformers.trainer_pt_utils import LengthGroupedSampler, get_length_grouped_indices
+
+    lengths = [len(f["input_ids"]) for f in features]
 
     class EpochSeeded(LengthGroupedSampler):
         epoch = 0
@@ -299,8 +310,10 @@ def _epoch_seeded_length_sampler(features: list[dict[str, Any]], batch: int, see
 
         def __iter__(self):
             generator = torch.Generator().manual_seed(seed + self.epoch)
+            if not length_grouped:
+                return iter(torch.randperm(len(lengths), generator=generator).tolist())
             return iter(
                 get_length_grouped_indices(self.lengths, self.batch_size, generator=generator)
             )
 
-    return EpochSeeded(batch, lengths=[len(f["input_ids"]) for f in features])
+    return EpochSeeded(batch, lengths=lengths)

@@ -32,6 +32,13 @@ def _csv(text: str | None) -> list[str]:
 
 def run(
     model: Annotated[str | None, typer.Option(help="Hub id or local checkpoint folder.")] = None,
+    name: Annotated[
+        str | None,
+        typer.Option(
+            help="The model's name in tables (default: the hub id, or the checkpoint folder's "
+            "name); the result keeps the full model path."
+        ),
+    ] = None,
     tasks: Annotated[str | None, typer.Option(help="Comma-separated task names.")] = None,
     seeds: Annotated[str | None, typer.Option(help="Comma-separated seeds, e.g. 1,2,3.")] = None,
     languages: Annotated[str | None, typer.Option(help="Evaluate only these languages.")] = None,
@@ -119,6 +126,7 @@ def run(
                 eval_split=eval_split or per_task.eval_split,
                 trust_remote_code=trust_remote_code,
                 checkpoint_steps=checkpoint_steps,
+                name=name,
             )
             plans.append(make_plan(request))
     from xbench.lock import results_lock
