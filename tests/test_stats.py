@@ -134,6 +134,33 @@ def test_compare_reports_unshared_and_rejects_disjoint_examples(results_dir: Pat
         )
 
 
+def test_compare_names_its_split_and_refuses_dev_against_test(
+    results_dir: Path, tmp_path: Path
+) -> None:
+    dev = synthetic.write_all(tmp_path / "dev", eval_split="dev")
+    big_dev, small_dev = runs_of(dev, "org/big"), runs_of(dev, "org/small")
+    result = compare_runs(big_dev, small_dev, samples=500)
+    assert result.split == "dev" and (result.name_a, result.model_b) == ("org/big", "org/small")
+    assert result.notes[0].startswith("Δ = A − B in accuracy x100 on the dev split, A = org/big")
+    assert "differ on this dev set" in result.notes[1]
+    with pytest.raises(StatsError, match="A was evaluated on the dev split and B on the test") as e:
+        compare_runs(big_dev, runs_of(results_dir, "org/small"), samples=500)
+    assert "--eval-split" in (e.value.hint or "")
+    with pytest.raises(StatsError, match="A was evaluated on the dev/test split"):
+        compare_runs([*big_dev, *runs_of(results_dir, "org/big")], small_dev, samples=500)
+
+
+def test_compare_shows_readable_names_and_keeps_two_checkpoints_apart(tmp_path: Path) -> None:
+    a, b = "/ckpts/run-a/checkpoint-500", "/ckpts/run-b/checkpoint-500"
+    results = tmp_path / "results"
+    synthetic.write_run(results, a, 1, {"en": 150})
+    synthetic.write_run(results, b, 1, {"en": 100})
+    result = compare_runs(runs_of(results, a), runs_of(results, b), samples=500)
+    assert (result.model_a, result.model_b) == (a, b)
+    assert (result.name_a, result.name_b) == ("run-a/checkpoint-500", "run-b/checkpoint-500")
+    assert f"A = run-a/checkpoint-500 ({a}, 1 seeds)" in result.notes[0]
+
+
 def test_cell_rng_is_stable_per_cell() -> None:
     a = cell_rng(0, "m", "de").integers(0, 10**9)
     assert a == cell_rng(0, "m", "de").integers(0, 10**9)

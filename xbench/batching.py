@@ -10,6 +10,7 @@ worth of time, so batches are fewer and larger. Results come back in input order
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -118,6 +119,25 @@ def _without_onednn(device: Any) -> Iterator[None]:
         torch.backends.mkldnn.enabled = before
 
 
+def forward_inputs(model: Any) -> set[str]:
+    """The inputs `model`'s forward names (as Trainer reads them: a `**kwargs` accepts none)."""
+    params = inspect.signature(model.forward).parameters.values()
+    named = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    return {p.name for p in params if p.kind in named}
+
+
+def model_inputs(model: Any, features: Sequence[dict[str, Any]]) -> list[str]:
+    """The columns of `features` besides input_ids (and attention_mask, which `run_batches`
+    builds) that `model` takes: token_type_ids for BERT, none for DistilBERT (whose forward has
+    no such input) nor for XLM-R (whose tokenizer makes none)."""
+    first = features[0] if features else {}
+    names = [n for n in first if n not in ("input_ids", "attention_mask")]
+    if not names:  # the model is not inspected at all: input_ids and the mask, as always
+        return []
+    accepted = forward_inputs(model)
+    return [n for n in names if n in accepted]
+
+
 def run_batches(
     model: Any,
     features: Sequence[dict[str, list[int]]],
@@ -125,8 +145,13 @@ def run_batches(
     max_tokens: int,
     outputs: Callable[[Any], Sequence[Any]],
     desc: str | None = None,
+    pad_type_id: int = 0,
 ) -> list[Any]:
     """Forward every feature through `model` in length-sorted batches, results in input order.
+
+    Each feature has `input_ids` and may have more inputs of the same length (`token_type_ids`,
+    padded with `pad_type_id`, the tokenizer's; any other with 0): those `model.forward` accepts
+    are passed with input_ids and the attention mask built here, the others are dropped.
 
     `outputs` turns the model output of one batch into one result per row (e.g. logits rows);
     results are moved to the CPU by the caller's function. `desc` labels a progress bar.
@@ -140,6 +165,8 @@ def run_batches(
 
     device = next(model.parameters()).device
     lengths = [len(f["input_ids"]) for f in features]
+    extra = model_inputs(model, features)
+    pads = {name: pad_type_id if name == "token_type_ids" else 0 for name in extra}
     results: list[Any] = [None] * len(features)
     todo = list(range(len(features)))
     budget = max_tokens
@@ -156,10 +183,20 @@ def run_batches(
                     width = lengths[batch[0]]
                     ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
                     mask = torch.zeros((len(batch), width), dtype=torch.long)
+                    more = {
+                        n: torch.full((len(batch), width), pad, dtype=torch.long)
+                        for n, pad in pads.items()
+                    }
                     for row, i in enumerate(batch):
                         ids[row, : lengths[i]] = torch.tensor(features[i]["input_ids"])
                         mask[row, : lengths[i]] = 1
-                    out = model(input_ids=ids.to(device), attention_mask=mask.to(device))
+                        for name, values in more.items():
+                            values[row, : lengths[i]] = torch.tensor(features[i][name])
+                    out = model(
+                        input_ids=ids.to(device),
+                        attention_mask=mask.to(device),
+                        **{name: values.to(device) for name, values in more.items()},
+                    )
                     for i, value in zip(batch, outputs(out), strict=True):
                         results[i] = value
                     done.update(batch)

@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     from xbench.taskspec import Hyperparameters, TaskSpec
     from xbench.tasktypes.base import TaskType
 
-FORMAT = 1
+FORMAT = 2  # 2: features carry token_type_ids where the tokenizer makes them (BERT)
 Columns = dict[str, list]  # name -> one value per row: a scalar, a list of ints or of int pairs
 
 

@@ -9,12 +9,13 @@ so a folder without it is unfinished and is never reused.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from pathlib import Path
 from typing import Any
 
-from xbench.io import atomic_write_text, slug
+from xbench.io import atomic_write_text, file_sha256, slug
 
 RECORD = "xbench-model.json"
 _LEGACY_DATA_RECORD = "train-adjustments.json"  # written beside RECORD before xbench 0.2
@@ -53,3 +54,19 @@ def finish(folder: Path, training: dict[str, Any], data: dict[str, Any]) -> dict
     atomic_write_text(folder / RECORD, json.dumps(record, indent=2))
     shutil.rmtree(work_dir(folder), ignore_errors=True)
     return record
+
+
+WEIGHT_PATTERNS = ("*.safetensors", "*.bin", "*.pt", "*.msgpack", "*.h5")
+
+
+def weights_digest(source: str, config: Any = None) -> dict[str, str]:
+    """What identifies a model's weights: the SHA-256 of a local folder's weight files (one
+    digest over each file's name and hash), or for a hub id the commit transformers resolved."""
+    folder = Path(source)
+    if folder.is_dir():
+        files = sorted({p for pattern in WEIGHT_PATTERNS for p in folder.glob(pattern)})
+        digest = hashlib.sha256()
+        for path in files:
+            digest.update(f"{path.name}\0{file_sha256(path)}\0".encode())
+        return {"sha256": digest.hexdigest(), "files": ", ".join(p.name for p in files)}
+    return {"hub_id": source, "commit": str(getattr(config, "_commit_hash", None))}

@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from xbench import modelstore
-from xbench.data import SplitData, check_source, load_split
+from xbench.data import SplitData, check_source, hub_folder, load_split
 from xbench.errors import ModelError, ResultsError, TaskError
+from xbench.modelcheck import check_position_limit
 from xbench.results import LanguageResult, RunResult, read_result, result_path
 from xbench.taskspec import Hyperparameters, Split, TaskSpec
 from xbench.tasktypes import get_task_type
@@ -43,6 +44,7 @@ class RunRequest:
     trust_remote_code: bool = False
     checkpoint_steps: int = 500
     name: str | None = None  # the model's name in tables; default: results.default_name
+    finetuned: bool = False  # evaluate the model's own task head as is: no training
 
 
 @dataclass(frozen=True)
@@ -60,7 +62,8 @@ class RunPlan:
     train_source: dict[str, Any] | None
     run_key: str
     result_file: Path
-    model_dir: Path | None  # None for task types that do not fine-tune
+    model_dir: Path | None  # None when nothing is fine-tuned
+    as_is: dict[str, Any] | None = None  # --finetuned: the weights' hash, how labels map
 
     @property
     def model(self) -> str:
@@ -81,7 +84,7 @@ class RunPlan:
 
     @property
     def reads_dev(self) -> bool:
-        return self.task.needs_dev(self.hp)
+        return self.model_dir is not None and self.task.needs_dev(self.hp)
 
 
 def resolve_model(model: str) -> str:
@@ -101,6 +104,39 @@ def resolve_model(model: str) -> str:
             hint="pass the folder that save_pretrained wrote (config.json, weights, tokenizer)",
         )
     return str(path.resolve())
+
+
+def _config(req: RunRequest, model_source: str) -> Any:
+    from transformers import AutoConfig
+
+    try:
+        return AutoConfig.from_pretrained(model_source, trust_remote_code=req.trust_remote_code)
+    except (OSError, ValueError) as err:
+        raise ModelError(
+            f"cannot read the config of model '{req.model}': {str(err).splitlines()[0]}"
+        ) from None
+
+
+def check_as_is(req: RunRequest, model_source: str) -> dict[str, Any]:
+    """--finetuned: the model must already have this task type's head, with the task's labels
+    (matched by name; another order is remapped). Returns what the result records of it."""
+    task_type = get_task_type(req.task.type)
+    if not task_type.fine_tunes:
+        raise TaskError(
+            f"--finetuned: task {req.task.name} does not fine-tune, so there is nothing to skip",
+            hint="drop --finetuned",
+        )
+    config = _config(req, model_source)
+    head = task_type.check_head(req.task, config, req.model)
+    return {"head": head, "weights": modelstore.weights_digest(model_source, config)}
+
+
+def _mirror(req: RunRequest) -> dict[str, str]:
+    """Hub data read from a local folder instead (XBENCH_HUB_MIRROR) is another source: it
+    keys the run apart from the same hub id at its pinned revision."""
+    hub = req.task.hub
+    folder = hub_folder(hub.dataset) if hub is not None and req.data_dir is None else None
+    return {"eval_mirror": str(folder)} if folder is not None else {}
 
 
 def load_train(req: RunRequest) -> SplitData:
@@ -143,16 +179,25 @@ def make_plan(req: RunRequest) -> RunPlan:
             hint="use --set selection=final, or add local.dev to the task file",
         )
     model_source = resolve_model(req.model)
+    check_position_limit(
+        req.model, model_source, task.name, hp.max_length, trust_remote_code=req.trust_remote_code
+    )
 
-    train_source = load_train(req).source if task_type.fine_tunes else None
+    as_is = check_as_is(req, model_source) if req.finetuned else None
+    if not req.finetuned and task_type.fine_tunes and Path(model_source).is_dir():
+        task_type.check_head(task, _config(req, model_source), req.model, as_is=False)
+    trains = task_type.fine_tunes and not req.finetuned
+    train_source = load_train(req).source if trains else None
     key = run_key(
         {
+            **({"as_is": as_is} if as_is else {}),
             "model": model_source,
             "task": [task.name, task.version],
             "hp": hp.model_dump(),
             "seed": req.seed,
             "train": train_source,
             "eval": [req.eval_split, req.eval_limit, req.data_dir is None],
+            **_mirror(req),
         }
     )
     plan = RunPlan(
@@ -166,11 +211,10 @@ def make_plan(req: RunRequest) -> RunPlan:
         train_source=train_source,
         run_key=key,
         result_file=result_path(req.results_dir, req.model, task.name, req.seed),
-        model_dir=(
-            modelstore.model_dir(req.cache_dir, req.model, task.name, key)
-            if task_type.fine_tunes
-            else None
-        ),
+        model_dir=modelstore.model_dir(req.cache_dir, req.model, task.name, key)
+        if trains
+        else None,
+        as_is=as_is,
     )
     done = finished_languages(plan)
     trained = plan.model_dir is not None and modelstore.is_trained(plan.model_dir)

@@ -15,7 +15,9 @@ Why it is written this way:
   tokenised once, instead of converting ``doc_stride`` to a per-example HuggingFace overlap;
   the sequences equal the tokenizer's own pair encoding with ``return_overflowing_tokens`` and
   ``stride = window - doc_stride`` (tested), and the special-token layout is read from the
-  tokenizer itself.
+  tokenizer itself. So are the segment ids: where the tokenizer's pair encoding has
+  ``token_type_ids`` (BERT: 0 for [CLS] q [SEP], 1 for c [SEP]), each part of a window gets the
+  type the tokenizer gives that part; where it has none (XLM-R), the features have none either.
 * An answer boundary inside a token (XLM-R's single token "▁2013," for the answer "2013")
   cannot be represented; the label then covers the whole token, as in BERT's code. Of tokens
   sharing a start offset (XLM-R's bare "▁" before a CJK character) the real one is labelled.
@@ -186,12 +188,26 @@ def parse_squad(
 
 
 @dataclass(frozen=True)
+class _SegmentTypes:
+    """The token type ids of each part of a pair encoding: one per special token of the prefix,
+    middle and suffix, one for every question and every context token."""
+
+    prefix: list[int]
+    question: int
+    middle: list[int]
+    context: int
+    suffix: list[int]
+
+
+@dataclass(frozen=True)
 class _Layout:
-    """Special tokens around a (question, context) pair: prefix + q + middle + c + suffix."""
+    """Special tokens around a (question, context) pair: prefix + q + middle + c + suffix, and
+    the segment ids of those parts (None where the tokenizer makes no token_type_ids)."""
 
     prefix: list[int]
     middle: list[int]
     suffix: list[int]
+    types: _SegmentTypes | None = None
 
 
 def _pair_layout(tokenizer: Any) -> _Layout:
@@ -206,7 +222,11 @@ def _pair_layout(tokenizer: Any) -> _Layout:
     ids, seq = enc["input_ids"], enc.sequence_ids()
     q = [n for n, s in enumerate(seq) if s == 0]
     c = [n for n, s in enumerate(seq) if s == 1]
-    return _Layout(ids[: q[0]], ids[q[-1] + 1 : c[0]], ids[c[-1] + 1 :])
+    types = None
+    if enc.get("token_type_ids") is not None:  # what the tokenizer's own pair encoding gives
+        t = list(enc["token_type_ids"])
+        types = _SegmentTypes(t[: q[0]], t[q[0]], t[q[-1] + 1 : c[0]], t[c[0]], t[c[-1] + 1 :])
+    return _Layout(ids[: q[0]], ids[q[-1] + 1 : c[0]], ids[c[-1] + 1 :], types)
 
 
 @dataclass
@@ -302,6 +322,13 @@ def _sequence(layout: _Layout, question: list[int], context: list[int]) -> tuple
     return head + context + layout.suffix, len(head)
 
 
+def _segment_ids(layout: _Layout, n_question: int, n_context: int) -> list[int]:
+    """Token type ids of the sequence `_sequence` builds (the layout must have types)."""
+    t = layout.types
+    assert t is not None
+    return t.prefix + [t.question] * n_question + t.middle + [t.context] * n_context + t.suffix
+
+
 def _check_train_answer(ex: QAExample) -> None:
     start = ex.answer_starts[0] if ex.answer_starts else -1
     if start < 0 or ex.context[start : start + len(ex.answers[0])] != ex.answers[0]:
@@ -320,7 +347,8 @@ def prepare_train_features(
     max_query_length: int = 64,
     stats: dict[str, int] | None = None,
 ) -> dict[str, list]:
-    """Training features: input_ids, attention_mask, start_positions, end_positions (unpadded).
+    """Training features: input_ids, attention_mask, start_positions, end_positions (unpadded),
+    and token_type_ids where the tokenizer makes them.
 
     Labels point at the first answer's tokens in the window that contains all of it, else at
     CLS (0). If `stats` is given it is updated with "questions_truncated", "features" and
@@ -335,6 +363,8 @@ def prepare_train_features(
         "start_positions": [],
         "end_positions": [],
     }
+    if layout.types is not None:
+        out["token_type_ids"] = []
     unmappable = 0
     for ex, question, ctx in zip(examples, questions, contexts, strict=True):
         _check_train_answer(ex)
@@ -348,6 +378,8 @@ def prepare_train_features(
             inside = start <= answer[0] and answer[1] < start + length
             out["input_ids"].append(ids)
             out["attention_mask"].append([1] * len(ids))
+            if layout.types is not None:
+                out["token_type_ids"].append(_segment_ids(layout, len(question), length))
             out["start_positions"].append(answer[0] - start + shift if inside else 0)
             out["end_positions"].append(answer[1] - start + shift if inside else 0)
     if stats is not None:
@@ -366,7 +398,8 @@ def prepare_eval_features(
     max_query_length: int = 64,
     stats: dict[str, int] | None = None,
 ) -> dict[str, list]:
-    """Evaluation features: input_ids, attention_mask, example_index, offset_mapping.
+    """Evaluation features: input_ids, attention_mask, example_index, offset_mapping, and
+    token_type_ids where the tokenizer makes them.
 
     offset_mapping[i][t] is the (start, end) character span of token t in
     examples[example_index[i]].context, or None for question and special tokens. Windows are
@@ -382,6 +415,8 @@ def prepare_eval_features(
         "example_index": [],
         "offset_mapping": [],
     }
+    if layout.types is not None:
+        out["token_type_ids"] = []
     for index, (question, ctx) in enumerate(zip(questions, contexts, strict=True)):
         window = _context_window(max_length, layout, len(question))
         for start, length in _windows(len(ctx.ids), window, doc_stride):
@@ -390,6 +425,8 @@ def prepare_eval_features(
             offsets[shift : shift + length] = ctx.offsets[start : start + length]
             out["input_ids"].append(ids)
             out["attention_mask"].append([1] * len(ids))
+            if layout.types is not None:
+                out["token_type_ids"].append(_segment_ids(layout, len(question), length))
             out["example_index"].append(index)
             out["offset_mapping"].append(offsets)
     if stats is not None:

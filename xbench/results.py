@@ -58,6 +58,11 @@ class RunResult(BaseModel):
     training: dict[str, Any] | None = Field(
         None, description="the fine-tuning record; None when nothing was trained"
     )
+    evaluated_as_is: dict[str, Any] | None = Field(
+        None,
+        description="--finetuned: the model's own head was evaluated without training; its "
+        "weights' hash and how its labels map to the task's",
+    )
     run_key: str
     environment: dict[str, str]
     timings: dict[str, float]

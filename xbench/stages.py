@@ -64,14 +64,15 @@ def use_sdpa(model: Any) -> str:
     return impl
 
 
-def load_pretrained(plan: RunPlan, source: str) -> tuple[Any, Any]:
-    """(tokenizer, model with the task type's head) from a checkpoint folder or hub id."""
+def load_pretrained(plan: RunPlan, source: str, *, as_is: bool = False) -> tuple[Any, Any]:
+    """(tokenizer, model with the task type's head) from a checkpoint folder or hub id;
+    `as_is`: the checkpoint's own head (--finetuned)."""
     from transformers import AutoTokenizer
 
     remote = plan.request.trust_remote_code
     try:
         tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=remote)
-        model = plan.task_type.load_model(plan.task, source, trust_remote_code=remote)
+        model = plan.task_type.load_model(plan.task, source, trust_remote_code=remote, as_is=as_is)
     except (OSError, ValueError) as err:
         raise ModelError(
             f"cannot load model '{plan.model}': {str(err).splitlines()[0]}",
@@ -92,8 +93,10 @@ def ensure_model(plan: RunPlan, features: FeatureCache, log: Log) -> Loaded:
     set_seed(plan.seed)
     torch.use_deterministic_algorithms(True, warn_only=True)
     folder = plan.model_dir
-    if folder is None:
-        tokenizer, model = load_pretrained(plan, plan.model_source)
+    if folder is None:  # nothing to fine-tune: the type does not, or --finetuned
+        if plan.as_is is not None:
+            log(f"{task.name} seed {plan.seed}: evaluating {plan.model} as is (no fine-tuning)")
+        tokenizer, model = load_pretrained(plan, plan.model_source, as_is=plan.as_is is not None)
         return Loaded(model, CachedTokenizer(tokenizer, features, task, hp), None)
     if modelstore.is_trained(folder):
         log(f"{task.name} seed {plan.seed}: reusing fine-tuned model {folder}")
@@ -217,6 +220,7 @@ def assemble_result(
             "eval_limit": req.eval_limit,
         },
         training=None if record is None else {k: v for k, v in record.items() if k != "data"},
+        evaluated_as_is=plan.as_is,
         run_key=plan.run_key,
         environment=environment(attention),
         timings={

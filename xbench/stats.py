@@ -43,8 +43,8 @@ import numpy as np
 
 from xbench import languages as lang_keys
 from xbench.errors import XbenchError
-from xbench.results import RunResult
-from xbench.tables import AVG, GAP
+from xbench.results import RunResult, display_name
+from xbench.tables import AVG, GAP, model_labels
 
 # Bootstrap index matrices are drawn in chunks of at most this many cells (8 bytes each).
 _CHUNK_CELLS = 2_000_000
@@ -298,7 +298,8 @@ class LanguageComparison:
 
 @dataclass(frozen=True)
 class Comparison:
-    """Per-language paired tests of model A against model B on one task."""
+    """Per-language paired tests of model A against model B on one task and eval split; model_a
+    and model_b are the full model ids, name_a and name_b the readable names the output shows."""
 
     task: str
     metric: str
@@ -308,6 +309,9 @@ class Comparison:
     average: PairedTest
     average_significant: bool
     notes: list[str]
+    split: str = "test"
+    name_a: str = ""
+    name_b: str = ""
 
 
 def compare_runs(
@@ -321,7 +325,8 @@ def compare_runs(
     method: str = "bootstrap",
 ) -> Comparison:
     """Paired tests per shared language (and for their macro average) between two models' runs
-    of the same task; example ids are matched, so only examples both saw are compared."""
+    of the same task and eval split; example ids are matched, so only examples both saw are
+    compared. Runs of different splits are an error: dev and test scores are not comparable."""
     if not 0 < alpha < 1:
         raise StatsError(f"alpha must lie between 0 and 1, got {alpha}")
     if method not in METHODS:
@@ -329,12 +334,18 @@ def compare_runs(
     if samples < 100:
         raise StatsError(f"--samples {samples} is too few", hint="use at least 1000")
     task, metric = runs_a[0][1].task, runs_a[0][1].metric
-    name_a, name_b = runs_a[0][1].model, runs_b[0][1].model
-
-    def covered(runs: Sequence[tuple[Path, RunResult]]) -> set[str]:
-        return set.intersection(*(set(r.languages) for _, r in runs))
-
-    shared = covered(runs_a) & covered(runs_b)
+    model_a, model_b = runs_a[0][1].model, runs_b[0][1].model
+    split_a, split_b = ("/".join(sorted({r.eval_split for _, r in x})) for x in (runs_a, runs_b))
+    if split_a != split_b or "/" in split_a:
+        raise StatsError(
+            f"{task}: A was evaluated on the {split_a} split and B on the {split_b} split; "
+            "scores of different splits are not comparable",
+            hint="compare results of one eval split (xbench run --eval-split test or dev)",
+        )
+    split = split_a  # two models of one name get distinct labels:
+    labels, _ = model_labels((r.model, display_name(r)) for r in (runs_a[0][1], runs_b[0][1]))
+    name_a, name_b = labels[model_a], labels[model_b]
+    shared = set.intersection(*(set(r.languages) for _, r in [*runs_a, *runs_b]))
     if languages:
         shared &= set(languages)
     else:  # keys like 'de-en' are G-XLT context-question pairs: compared only when asked for
@@ -375,20 +386,25 @@ def compare_runs(
         how = (
             f"Paired permutation test ({samples} random swaps of A and B per example, seed {seed})"
         )
+    seeds_a = f"{'' if name_a == model_a else model_a + ', '}{len(runs_a)} seeds"
+    seeds_b = f"{'' if name_b == model_b else model_b + ', '}{len(runs_b)} seeds"
     notes[:0] = [
-        f"Δ = A − B in {metric} x100, A = {name_a} ({len(runs_a)} seeds), B = {name_b} "
-        f"({len(runs_b)} seeds), on the examples both were evaluated on (matched by id; n).",
+        f"Δ = A − B in {metric} x100 on the {split} split, A = {name_a} ({seeds_a}), B = {name_b} "
+        f"({seeds_b}), on the {split} examples both were evaluated on (matched by id; n).",
         "With several seeds each example's score is first averaged over a model's seeds: the test "
-        "asks whether the seed-averaged models differ on this test set; seed variance is not "
+        f"asks whether the seed-averaged models differ on this {split} set; seed variance is not "
         "part of it.",
         f"{how}; two-sided p; CI: 95% percentile interval of Δ.",
         f"*: significant at alpha = {alpha} after Holm-Bonferroni correction over the "
         f"{len(rows)} languages (p (Holm)); raw p shown too. avg: macro average over those "
         "languages (each resampled independently), a single test marked * if p < alpha.",
     ]
-    unmatched = [r for r in rows if r.only_a or r.only_b]
-    for r in unmatched:
-        notes.append(
-            f"{r.language}: {r.only_a} examples only in A, {r.only_b} only in B (not compared)."
-        )
-    return Comparison(task, metric, name_a, name_b, rows, average, average.p < alpha, notes)
+    notes += [
+        f"{r.language}: {r.only_a} examples only in A, {r.only_b} only in B (not compared)."
+        for r in rows
+        if r.only_a or r.only_b
+    ]
+    significant = average.p < alpha
+    return Comparison(
+        task, metric, model_a, model_b, rows, average, significant, notes, split, name_a, name_b
+    )

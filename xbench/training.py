@@ -66,7 +66,7 @@ def fine_tune(
     work = work_dir(model_dir)
     per_device = hp.batch_size // hp.gradient_accumulation
     while True:
-        progress = {"step": 0}
+        progress: dict[str, Any] = {"step": 0}
         try:
             output, history, best, train_seconds = _train(
                 model,
@@ -117,6 +117,7 @@ def fine_tune(
         "train_examples": len(features),
         "steps": output.global_step,
         "train_loss": output.training_loss,
+        "loss_curve": progress.get("loss_curve", []),  # [step, logged loss]: did it take off?
         "train_seconds": round(train_seconds, 2),
         "per_device_batch_size": per_device,
         "gradient_accumulation": hp.batch_size // per_device,
@@ -145,7 +146,7 @@ def _train(
     dev_score: Callable[[Any], float],
     log: Callable[[str], None],
     checkpoint_steps: int,
-    progress: dict[str, int],
+    progress: dict[str, Any],
     collator_for: CollatorFactory | None,
 ) -> tuple[Any, list[dict[str, float]], dict[str, Any], float]:
     """One Trainer run (resuming from the last checkpoint in `work`): the Trainer's output,
@@ -272,6 +273,11 @@ def _train(
     output = output._replace(
         training_loss=_mean_logged_loss(trainer.state.log_history, output.training_loss)
     )
+    progress["loss_curve"] = [
+        [e["step"], round(e["loss"], 4)]
+        for e in trainer.state.log_history
+        if "loss" in e and "step" in e
+    ]
     return output, history, best, time.perf_counter() - started
 
 

@@ -92,18 +92,18 @@ def test_cli_plots_option(tmp_path: Path) -> None:
     out = tmp_path / "plots"
     result = CliRunner().invoke(app(), ["leaderboard", str(results), "--plots", str(out)])
     assert result.exit_code == 0, result.output
-    assert sorted(p.name for p in out.iterdir()) == ["xnli-bars.png", "xnli-heatmap.png"]
-    assert f"wrote {out / 'xnli-bars.png'}" in result.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["xnli-test-bars.png", "xnli-test-heatmap.png"]
+    assert f"wrote {out / 'xnli-test-bars.png'}" in result.stderr
 
 
 def test_leaderboard_markdown_through_main(results_dir: Path) -> None:
     proc = xbench("leaderboard", results_dir, "--no-references")
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
-    assert lines[0] == "## Summary"
+    assert lines[0] == "## Summary (test split)"
     assert BIG_ROW in lines
     assert "| 2   | org/small | 2       | 77.5 ± 3.5 | 52.5 ± 3.5 | 42.5 ± 3.5 |" in proc.stdout
-    assert "### xnli (accuracy x100)" in lines
+    assert "### xnli (test split, accuracy x100)" in lines
     assert proc.stderr == ""
 
 
@@ -116,7 +116,7 @@ def test_leaderboard_html_to_a_shared_file(results_dir: Path, tmp_path: Path) ->
     assert result.stdout == "" and f"wrote {page}" in result.stderr
     text = page.read_text(encoding="utf-8")
     assert text.startswith("<!DOCTYPE html>") and text.endswith("</html>\n")
-    assert 'data-model="org/big"' in text and 'id="t-xnli"' in text
+    assert 'data-model="org/big"' in text and 'id="t-xnli-test"' in text
     assert page.stat().st_mode & stat.S_IRGRP  # shareable, not mkstemp's 0600
     assert not list(page.parent.glob(".*.tmp"))
 
@@ -245,3 +245,96 @@ def test_compare_unknown_test_and_format_through_main(results_dir: Path) -> None
     proc = xbench(*base, "--format", "latex")
     assert one_error_line(proc) == "error: unknown format 'latex'"
     assert "hint: use one of markdown, csv, json" in proc.stderr
+
+
+# --- eval splits and readable names through the commands -----------------------------------------
+
+
+def test_compare_refuses_dev_against_test_through_main(results_dir: Path, tmp_path: Path) -> None:
+    dev = tmp_path / "dev"
+    synthetic.write_run(dev, "org/tuned", 1, {"en": 190, "de": 170, "fr": 160}, eval_split="dev")
+    proc = xbench("compare", "org/big", "org/tuned", "--results", results_dir, "--results", dev)
+    assert one_error_line(proc) == (
+        "error: xnli: A (org/big) was evaluated on the test split, B (org/tuned) on the dev "
+        "split; dev and test scores are not comparable"
+    )
+    assert "hint: compare results of one eval split" in proc.stderr
+    assert "`xbench run --eval-split` (test or dev)" in proc.stderr
+
+
+def test_compare_names_the_split_in_every_format(results_dir: Path, tmp_path: Path) -> None:
+    dev = tmp_path / "dev"
+    synthetic.write_run(dev, "org/small", 1, {"en": 100, "de": 100, "fr": 100}, eval_split="dev")
+    base = ["compare", "org/big", "org/small", "--results", str(results_dir), "--results", str(dev)]
+    base += ["--samples", "200"]
+    md = CliRunner().invoke(app(), base)
+    assert md.exit_code == 0, md.output
+    assert md.stdout.startswith("### xnli (test split): org/big (A) vs org/small (B)")
+    assert "B also has dev-split results of xnli; the other model has none" in md.stdout
+    rows = list(
+        csv.DictReader(io.StringIO(CliRunner().invoke(app(), [*base, "--format", "csv"]).stdout))
+    )
+    assert {r["split"] for r in rows} == {"test"}
+    (payload,) = json.loads(CliRunner().invoke(app(), [*base, "--format", "json"]).stdout)
+    assert payload["split"] == "test"
+    only_dev = CliRunner().invoke(
+        app(), ["compare", "org/small", "org/small", "--results", str(dev)]
+    )
+    assert only_dev.exit_code == 0 and "### xnli (dev split)" in only_dev.stdout
+
+
+def test_compare_and_filters_take_the_readable_name(results_dir: Path) -> None:
+    a, b = "/ckpts/run-a/checkpoint-500", "/ckpts/run-b/checkpoint-500"
+    synthetic.write_run(results_dir, a, 1, {"en": 190, "de": 190, "fr": 190})
+    synthetic.write_run(results_dir, b, 1, {"en": 10, "de": 10, "fr": 10})
+    base = ["--results", str(results_dir), "--samples", "200"]
+    ambiguous = CliRunner().invoke(app(), ["compare", "checkpoint-500", "org/big", *base])
+    assert isinstance(ambiguous.exception, XbenchError)
+    assert f"'checkpoint-500' is the name of 2 models: {a}, {b}" in str(ambiguous.exception)
+    assert "run-a/checkpoint-500, run-b/checkpoint-500" in (ambiguous.exception.hint or "")
+    for spec in ("run-a/checkpoint-500", a):  # the leaderboard's label, or the full id
+        result = CliRunner().invoke(app(), ["compare", spec, "org/big", *base, "--format", "json"])
+        assert result.exit_code == 0, result.output
+        (payload,) = json.loads(result.stdout)
+        assert (payload["model_a"], payload["model_a_id"]) == ("checkpoint-500", a)
+    board = CliRunner().invoke(
+        app(), ["leaderboard", str(results_dir), "--model", "checkpoint-500", "--format", "json"]
+    )
+    assert board.exit_code == 0, board.output
+    rows = json.loads(board.stdout)["tables"][0]["rows"]
+    measured = {(r["model"], r["model_id"]) for r in rows if r["kind"] == "measured"}
+    assert measured == {("run-a/checkpoint-500", a), ("run-b/checkpoint-500", b)}
+    assert "warning: 2 different models share the name 'checkpoint-500'" in board.stderr
+
+
+def test_leaderboard_of_dev_results_through_the_cli(tmp_path: Path) -> None:
+    dev = synthetic.write_all(tmp_path / "dev", eval_split="dev")
+    plain = CliRunner().invoke(app(), ["leaderboard", str(dev)])
+    assert plain.exit_code == 0, plain.output
+    assert "### xnli (dev split, accuracy x100)" in plain.stdout and "| †" not in plain.stdout
+    assert "`--references-on-dev` lists them below the measured rows, marked [test]" in plain.stdout
+    shown = CliRunner().invoke(app(), ["leaderboard", str(dev), "--references-on-dev"])
+    assert shown.exit_code == 0, shown.output
+    assert "| †   | XLM-R Base (Conneau et al., 2020) † [test]  |" in shown.stdout
+
+
+def test_table_says_dev_and_shows_readable_names(tmp_path: Path) -> None:
+    results = tmp_path / "results"
+    for model in ("/ckpts/run-a/checkpoint-500", "/ckpts/run-b/checkpoint-500"):
+        synthetic.write_run(results, model, 1, {"en": 150, "de": 100}, eval_split="dev")
+    md = CliRunner().invoke(app(), ["table", str(results)])
+    assert md.exit_code == 0, md.output
+    assert md.stdout.startswith("### xnli (dev split; accuracy x100;")
+    assert "| run-a/checkpoint-500 |" in md.stdout and "/ckpts/" not in md.stdout.split("- W")[0]
+    assert "warning: 2 different models share the name 'checkpoint-500'" in md.stderr
+    rows = list(
+        csv.DictReader(
+            io.StringIO(
+                CliRunner().invoke(app(), ["table", str(results), "--format", "csv"]).stdout
+            )
+        )
+    )
+    assert [(r["model"], r["model_id"], r["split"]) for r in rows] == [
+        ("run-a/checkpoint-500", "/ckpts/run-a/checkpoint-500", "dev"),
+        ("run-b/checkpoint-500", "/ckpts/run-b/checkpoint-500", "dev"),
+    ]

@@ -10,7 +10,7 @@ import pytest
 from fixtures.leaderboard import synthetic  # tests/fixtures, on sys.path via pytest
 
 from xbench.render import FormatError, render_comparisons
-from xbench.render.comparisons import COMPARE_HEADERS, comparison_rows, render
+from xbench.render.comparisons import COMPARE_HEADERS, CSV_KEYS, comparison_rows, render
 from xbench.results import load_runs
 from xbench.stats import StatsError, compare_runs
 
@@ -38,12 +38,19 @@ def test_rows(comparison) -> None:
 def test_markdown_csv_json_show_the_same_rows(comparison) -> None:
     rows = comparison_rows(comparison)
     text = render_comparisons([comparison], "markdown")
-    assert text.startswith("### xnli: org/big (A) vs org/small (B)\n\n| language ")
-    assert "- Δ = A − B in accuracy x100" in text and "Holm-Bonferroni" in text
+    assert text.startswith("### xnli (test split): org/big (A) vs org/small (B)\n\n| language ")
+    assert "- Δ = A − B in accuracy x100 on the test split" in text and "Holm-Bonferroni" in text
     parsed = list(csv.reader(io.StringIO(render_comparisons([comparison], "csv"))))
-    assert parsed[0] == ["task", "model_a", "model_b", *COMPARE_HEADERS]
-    assert parsed[1:] == [["xnli", "org/big", "org/small", *r] for r in rows]
+    ids = ["org/big", "org/small", "org/big", "org/small"]
+    assert parsed[0] == [*CSV_KEYS, *COMPARE_HEADERS]
+    assert parsed[0][:6] == ["task", "split", "model_a", "model_b", "model_a_id", "model_b_id"]
+    assert parsed[1:] == [["xnli", "test", *ids, *r] for r in rows]
     (payload,) = json.loads(render_comparisons([comparison], "json"))
+    assert (payload["split"], payload["model_a"], payload["model_b_id"]) == (
+        "test",
+        "org/big",
+        "org/small",
+    )
     assert payload["notes"] == comparison.notes
     assert [list(r.values()) for r in payload["rows"]] == rows
 

@@ -91,7 +91,7 @@ def test_page_is_self_contained_and_escaped(page: Path) -> None:
     assert "<" not in data
     payload = json.loads(data)
     assert EVIL in {r["model"] for r in payload["tables"][0]["rows"]}
-    parsed = rows_of(text, "t-xnli")
+    parsed = rows_of(text, "t-xnli-test")
     assert parsed.body_tags <= {"tbody", "tr", "td", "span"}  # the name added no element
     assert [m for m, _ in parsed.rows][:4] == [
         "XLM-R Large (Conneau et al., 2020)",
@@ -139,7 +139,7 @@ def test_chromium_renders_sorts_and_shows_html_as_text(page: Path, tmp_path: Pat
     assert done.returncode == 0, done.stderr[-2000:]
     dom = done.stdout
     assert 'data-selftest="sorted"' in dom, "the page's script did not run to the end"
-    parsed = rows_of(dom, "t-xnli")
+    parsed = rows_of(dom, "t-xnli-test")
     avgs = [float(v) for _, v in parsed.rows]
     assert avgs == sorted(avgs) and len(avgs) == 5  # clicked twice: ascending
     assert parsed.rows[0][0] == EVIL  # worst row (46.7) first

@@ -53,7 +53,12 @@ def test_latex_csv_json(results_dir: Path) -> None:
     assert table["averaged_over"] == ["en", "de", "fr"]
     first = table["rows"][0]
     assert set(first["cells"]) == {"en", "de", "fr", AVG, AVG_NO_EN, GAP}
-    assert data["summary"]["rows"][0]["kind"] == PUBLISHED
+    (summary,) = data["summaries"]
+    assert summary["split"] == "test" and summary["rows"][0]["kind"] == PUBLISHED
+    assert data["format"] == "xbench-leaderboard/2" and table["split"] == "test"
+    assert {(r["split"], r["model_id"]) for r in table["rows"] if r["kind"] == PUBLISHED} == {
+        ("test", None)
+    }
 
 
 def test_stat_text() -> None:
@@ -75,9 +80,10 @@ def test_cells_follow_the_headers(results_dir: Path) -> None:
     ]
     base = next(r for r in table.rows if r.kind == PUBLISHED and "Base" in r.model)
     assert row_cells(base, table)[:4] == ["†", "XLM-R Base (Conneau et al., 2020) †", "–", "85.8"]
-    published = next(r for r in lb.summary if r.kind == PUBLISHED)
+    (summary,) = lb.summaries
+    published = next(r for r in summary.rows if r.kind == PUBLISHED)
     # the only task: a published row has every task, so it gets an overall, but no rank
-    assert summary_cells(published, lb) == ["†", f"{published.model} †", "85.7", "85.7"]
+    assert summary_cells(published, summary) == ["†", f"{published.model} †", "85.7", "85.7"]
 
 
 def test_markdown_escapes_pipes_in_names(results_dir: Path) -> None:
@@ -91,9 +97,9 @@ def test_markdown_escapes_pipes_in_names(results_dir: Path) -> None:
 def test_every_format_dispatches_and_an_unknown_one_is_an_error(results_dir: Path) -> None:
     lb = board(results_dir)
     starts = {
-        "markdown": "## Summary",
+        "markdown": "## Summary (test split)",
         "latex": "% xbench leaderboard",
-        "csv": "table,metric,rank,model",
+        "csv": "table,split,metric,rank,model,model_id",
         "json": "{",
         "html": "<!DOCTYPE html>",
     }
@@ -128,3 +134,42 @@ def test_the_training_language_names_its_average_and_gap(results_dir: Path) -> N
     assert over["avg-de"] == "de en fr" and over["en"] == ""
     cells = json.loads(render(lb, "json"))["tables"][0]["rows"][0]["cells"]
     assert list(cells) == ["de", "en", "fr", AVG, "avg-de", GAP]
+
+
+def test_every_format_names_the_split_and_the_readable_model_name(tmp_path: Path) -> None:
+    dev = synthetic.write_all(tmp_path / "dev", eval_split="dev")
+    checkpoint = "/ckpts/run-a/checkpoint-500"
+    synthetic.write_run(dev, checkpoint, 1, {"en": 100, "de": 100, "fr": 100}, eval_split="dev")
+    lb = board(dev, references=load_references(), references_on_dev=True)
+
+    text = render(lb, "markdown")
+    assert "## Summary (dev split)" in text and "### xnli (dev split, accuracy x100)" in text
+    assert "| checkpoint-500 " in text and checkpoint not in text
+
+    tex = render(lb, "latex")
+    assert r"\caption{Summary (dev split)}" in tex
+    assert r"\caption{xnli (dev split, accuracy x100)}" in tex
+    assert r"\textit{XLM-R Base (Conneau et al., 2020) \textsuperscript{\dag} [test]}" in tex
+
+    rows = list(csv.DictReader(io.StringIO(render(lb, "csv"))))
+    assert {r["split"] for r in rows if r["kind"] == "measured"} == {"dev"}
+    assert {r["split"] for r in rows if r["kind"] == PUBLISHED} == {"test"}  # what the number is
+    assert {r["split"] for r in rows if r["table"] == "summary"} == {"dev"}
+    ours = {(r["model"], r["model_id"]) for r in rows if r["kind"] == "measured"}
+    assert ("checkpoint-500", checkpoint) in ours and ("org/big", "org/big") in ours
+    assert {r["model_id"] for r in rows if r["kind"] == PUBLISHED} == {""}
+
+    data = json.loads(render(lb, "json"))
+    (table,) = data["tables"]
+    assert (table["task"], table["split"], data["summaries"][0]["split"]) == ("xnli", "dev", "dev")
+    by_name = {r["model"]: r for r in table["rows"]}
+    assert (by_name["checkpoint-500"]["model_id"], by_name["checkpoint-500"]["split"]) == (
+        checkpoint,
+        "dev",
+    )
+    assert by_name["XLM-R Base (Conneau et al., 2020)"]["split"] == "test"
+
+    page = render(lb, "html")
+    assert "<h2>xnli (dev split, accuracy x100)</h2>" in page and 'id="t-xnli-dev"' in page
+    assert "<h2>Summary (dev split)</h2>" in page and 'id="t-summary-dev"' in page
+    assert f'data-model="{checkpoint}"' in page and ">checkpoint-500<" in page

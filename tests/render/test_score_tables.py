@@ -46,20 +46,22 @@ def test_pairs_become_a_context_by_question_matrix() -> None:
         "en": {"de": "50.0", "en": "80.0"},
     }
     text = render_table(frame)
-    plain, gxlt = text.split("### mlqa G-XLT, org/m")
+    plain, gxlt = text.split("### mlqa G-XLT, org/m (test split;")
     assert "de-en" not in plain  # pairs never enter the per-language table or its averages
     assert "| org/m   | mlqa   | 1       | 60.0 | 80.0 | 70.0  | 60.0     |" in plain
     assert "rows: context language, columns: question language" in gxlt
     assert "| de        | 60.0 | 50.0 |" in gxlt  # German context: de question 60, en question 50
     csv_text = render_table(frame, "csv")
-    assert "# mlqa G-XLT org/m\ncontext,de,en\nde,60.0,50.0\nen,70.0,80.0" in csv_text
+    assert "# mlqa (test split) G-XLT org/m\ncontext,de,en\nde,60.0,50.0\nen,70.0,80.0" in csv_text
 
 
 def test_the_average_without_the_training_language_follows_the_results() -> None:
     results = [make({"en": 0.9, "de": 0.8, "fr": 0.6}, train_language="de")]
     frame = long_frame(results, train_language=True)
     text = render_table(frame)
-    assert text.startswith("### mlqa (accuracy x100; avg: macro average over languages, avg-de:")
+    assert text.startswith(
+        "### mlqa (test split; accuracy x100; avg: macro average over languages, avg-de:"
+    )
     assert "avg-de: without de)" in text
     (row,) = csv.DictReader(io.StringIO(render_table(frame, "csv")))
     assert list(row)[-2:] == ["avg", "avg-de"]
@@ -79,3 +81,11 @@ def test_one_task_with_two_training_languages_is_an_error() -> None:
 def test_unknown_format() -> None:
     with pytest.raises(FormatError, match="unknown format 'xml'"):
         render_table(long_frame([make({"en": 0.9})]), "xml")
+
+
+def test_pair_matrices_name_their_split() -> None:
+    result = make({"en": 0.8, "de-en": 0.5}).model_copy(update={"eval_split": "dev"})
+    text = render_table(long_frame([result]))
+    assert text.startswith("### mlqa (dev split;")
+    assert "### mlqa G-XLT, org/m (dev split; accuracy x100;" in text
+    assert "# mlqa (dev split) G-XLT org/m" in render_table(long_frame([result]), "csv")

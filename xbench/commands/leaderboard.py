@@ -4,6 +4,7 @@ imported inside the commands, so `xbench --help` stays fast."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -25,7 +26,11 @@ def leaderboard(
     paths: ResultPaths,
     task: Annotated[str | None, typer.Option(help="Only these tasks (comma-separated).")] = None,
     model: Annotated[
-        str | None, typer.Option(help="Only these models (comma-separated; globs like 'xlm-*').")
+        str | None,
+        typer.Option(
+            help="Only these models (comma-separated): full ids or names as shown, globs like "
+            "'xlm-*'."
+        ),
     ] = None,
     languages: Languages = None,
     fmt: Annotated[str, format_option(LEADERBOARD_FORMATS)] = "markdown",
@@ -39,6 +44,14 @@ def leaderboard(
             "--references/--no-references", help="Show published rows beside measured ones."
         ),
     ] = True,
+    references_on_dev: Annotated[
+        bool,
+        typer.Option(
+            "--references-on-dev",
+            help="Also list published (test-set) rows under tables measured on dev, marked "
+            "[test] and not ranked (default: left out, with a note).",
+        ),
+    ] = False,
     ci: Annotated[
         bool, typer.Option("--ci", help="Add 95% bootstrap CIs from the per-example scores.")
     ] = False,
@@ -67,6 +80,7 @@ def leaderboard(
         models=csv_list(model),
         languages=csv_list(languages),
         references=load_references() if references else None,
+        references_on_dev=references_on_dev,
         ci=CIOptions(samples=samples, seed=seed) if ci else None,
     )
     for warning in board.warnings:
@@ -107,7 +121,8 @@ def compare(
     fmt: Annotated[str, format_option(COMPARE_FORMATS)] = "markdown",
     output: Output = None,
 ) -> None:
-    """Paired significance test of A against B per language, on the examples both saw."""
+    """Paired significance test of A against B per language, on the examples both saw (of one
+    eval split: a dev result is never compared with a test result)."""
     from xbench.errors import did_you_mean
     from xbench.leaderboard import LeaderboardError
     from xbench.render import render_comparisons
@@ -130,14 +145,16 @@ def compare(
         raise LeaderboardError(f"{model_a} and {model_b} share no task")
     comparisons = []
     for name in wanted:
-        ra = _one_per_seed([(p, r) for p, r in runs_a if r.task == name])
-        rb = _one_per_seed([(p, r) for p, r in runs_b if r.task == name])
-        if ra[0][1].metric != rb[0][1].metric:
-            raise LeaderboardError(
-                f"{name}: A is scored by {ra[0][1].metric}, B by {rb[0][1].metric}; not comparable"
-            )
-        comparisons.append(
-            compare_runs(
+        for ra, rb, extra in _same_split(
+            [r for r in runs_a if r[1].task == name], [r for r in runs_b if r[1].task == name]
+        ):
+            ra, rb = _one_per_seed(ra), _one_per_seed(rb)
+            if ra[0][1].metric != rb[0][1].metric:
+                raise LeaderboardError(
+                    f"{name}: A is scored by {ra[0][1].metric}, B by {rb[0][1].metric}; "
+                    "not comparable"
+                )
+            found = compare_runs(
                 ra,
                 rb,
                 languages=csv_list(languages),
@@ -146,17 +163,53 @@ def compare(
                 seed=seed,
                 method=test,
             )
-        )
+            comparisons.append(replace(found, notes=[*found.notes, *extra]))
     emit(render_comparisons(comparisons, fmt), output)
+
+
+def _same_split(
+    runs_a: list[Any], runs_b: list[Any]
+) -> list[tuple[list[Any], list[Any], list[str]]]:
+    """(A's runs, B's runs, notes) per eval split both have, test first; none shared is an error:
+    a dev score is never compared with a test score."""
+    from xbench.leaderboard import LeaderboardError
+
+    task, a, b = runs_a[0][1].task, runs_a[0][1].model, runs_b[0][1].model
+    split_a, split_b = ({r.eval_split for _, r in runs} for runs in (runs_a, runs_b))
+    shared = sorted(split_a & split_b, key=lambda s: (s != "test", s))
+    if not shared:
+        raise LeaderboardError(
+            f"{task}: A ({a}) was evaluated on the {'/'.join(sorted(split_a))} split, B ({b}) on "
+            f"the {'/'.join(sorted(split_b))} split; dev and test scores are not comparable",
+            hint="compare results of one eval split: evaluate both with the same "
+            "`xbench run --eval-split` (test or dev)",
+        )
+    notes = [
+        f"{who} also has {split}-split results of {task}; the other model has none, so they "
+        "were not compared."
+        for who, mine, theirs in (("A", split_a, split_b), ("B", split_b, split_a))
+        for split in sorted(mine - theirs)
+    ]
+    return [
+        (
+            [r for r in runs_a if r[1].eval_split == split],
+            [r for r in runs_b if r[1].eval_split == split],
+            notes,
+        )
+        for split in shared
+    ]
 
 
 def _runs_of(spec: str, search: list[Path]) -> list[Any]:
     """Runs of one model: `spec` is a folder holding exactly one model's results, or a model
-    name (or its folder slug) looked up under the --results folders."""
+    looked up under the --results folders by its full id (or folder slug), its row label as
+    the leaderboard shows it, or its readable name (`--name`, or the checkpoint folder's name;
+    one shared by several models is an error naming them)."""
     from xbench.errors import did_you_mean
     from xbench.io import slug
     from xbench.leaderboard import LeaderboardError
-    from xbench.results import load_runs
+    from xbench.results import display_name, load_runs
+    from xbench.tables import model_labels
 
     folder = Path(spec)
     if folder.is_dir():
@@ -173,13 +226,23 @@ def _runs_of(spec: str, search: list[Path]) -> list[Any]:
         return runs
     runs, errors = load_runs(search)
     warn_skipped(errors)
+    labels, _ = model_labels((r.model, display_name(r)) for _, r in runs)
     chosen = [(p, r) for p, r in runs if spec in (r.model, slug(r.model))]
+    chosen = chosen or [(p, r) for p, r in runs if labels[r.model] == spec]
+    chosen = chosen or [(p, r) for p, r in runs if display_name(r) == spec]
+    if len(models := sorted({r.model for _, r in chosen})) > 1:
+        raise LeaderboardError(
+            f"'{spec}' is the name of {len(models)} models: {', '.join(models)}",
+            hint="name one by its full model id (or its label in the leaderboard: "
+            f"{', '.join(labels[m] for m in models)}), or pass its result folder",
+        )
     if not chosen:
-        names = sorted({r.model for _, r in runs})
+        names = sorted({*labels, *labels.values()})
+        found = [label if label == m else f"{label} ({m})" for m, label in sorted(labels.items())]
         raise LeaderboardError(
             f"no results for model '{spec}' in {', '.join(map(str, search))}."
             + did_you_mean(spec, names),
-            hint=f"models found: {', '.join(names) or 'none'}; or pass a result folder",
+            hint=f"models found: {', '.join(found) or 'none'}; or pass a result folder",
         )
     return chosen
 

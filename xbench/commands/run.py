@@ -70,6 +70,14 @@ def run(
     checkpoint_steps: Annotated[
         int, typer.Option(min=1, help="Keep a resumable training checkpoint every N steps.")
     ] = 500,
+    finetuned: Annotated[
+        bool,
+        typer.Option(
+            "--finetuned",
+            help="Evaluate a model that already has a head for the task, as is: no training "
+            "(labels matched by name).",
+        ),
+    ] = False,
     tasks_dir: TasksDir = None,
     trust_remote_code: Annotated[
         bool, typer.Option(help="Allow model code from the Hub (off unless you pass it).")
@@ -127,6 +135,7 @@ def run(
                 trust_remote_code=trust_remote_code,
                 checkpoint_steps=checkpoint_steps,
                 name=name,
+                finetuned=finetuned,
             )
             plans.append(make_plan(request))
     from xbench.lock import results_lock

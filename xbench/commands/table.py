@@ -1,4 +1,5 @@
-"""`xbench table PATHS`: per-language scores of result files (xbench/render/tables.py)."""
+"""`xbench table PATHS`: per-language scores of result files (xbench/render/tables.py), one table
+per task and eval split, rows labelled by the model's readable name."""
 
 from __future__ import annotations
 
@@ -20,14 +21,17 @@ def table(
     from xbench.io import atomic_write_text
     from xbench.render import render_table
     from xbench.results import collect_results
-    from xbench.tables import long_frame
+    from xbench.tables import frame_labels, long_frame
 
     check_format(fmt, TABLE_FORMATS, TaskError, hint="use markdown or csv")
     results, errors = collect_results(paths)
     warn_skipped(errors)
     if not results:
         raise XbenchError(f"no result files found in {', '.join(map(str, paths))}")
-    text = render_table(long_frame(results), fmt)
+    frame = long_frame(results)
+    for warning in frame_labels(frame)[1]:
+        typer.echo(f"warning: {warning}", err=True)
+    text = render_table(frame, fmt)
     if output:
         atomic_write_text(output, text)
         typer.echo(f"wrote {output}")

@@ -1,6 +1,7 @@
 """Published reference rows: `published.yaml` beside this file holds numbers as printed in papers,
 each with the paper, table and copy it was transcribed from (docs/leaderboards.md). Leaderboards
-show them beside measured rows (xbench/leaderboard.py places them)."""
+show them beside measured rows of the same eval split (xbench/leaderboard/ places them): every
+shipped row is a test-set number, so beside dev results they are left out or marked."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import yaml
 from xbench.errors import XbenchError
 
 SHIPPED = "published.yaml"
+SPLITS = ("test", "dev")  # the eval splits a published row can be on (results.RunResult)
 
 
 class ReferencesError(XbenchError):
@@ -32,6 +34,7 @@ class Reference:
     verified_from: str
     hub_id: str | None = None
     setting: str | None = None
+    split: str = "test"  # the eval split the paper's numbers are on
 
     def cite(self, metric: str) -> str:
         paper = self.avg.get(metric)
@@ -56,6 +59,8 @@ def load_references(path: Path | None = None) -> list[Reference]:
         refs = []
         for row in raw["rows"]:
             src = sources[row["source"]]
+            if row.get("split", "test") not in SPLITS:
+                raise ValueError(f"{row['model']}: split must be one of {', '.join(SPLITS)}")
             refs.append(
                 Reference(
                     model=row["model"],
@@ -69,6 +74,7 @@ def load_references(path: Path | None = None) -> list[Reference]:
                     verified_from=" ".join(row["verified_from"].split()),
                     hub_id=row.get("hub_id"),
                     setting=row.get("setting"),
+                    split=str(row.get("split", "test")),
                 )
             )
     except (yaml.YAMLError, KeyError, TypeError, ValueError, AttributeError) as err:

@@ -1,5 +1,7 @@
 """`xbench compare`: each task's per-language paired tests of A against B, and their macro
-average, as Markdown (with the notes), CSV or JSON."""
+average, as Markdown (with the notes), CSV or JSON. Every format names the eval split compared
+and the models by their readable names (`model_a`, `model_b`; CSV and JSON also give the full
+ids, `model_a_id` and `model_b_id`)."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ from collections.abc import Sequence
 
 from xbench.stats import Comparison, PairedTest, StatsError
 
+CSV_KEYS = ["task", "split", "model_a", "model_b", "model_a_id", "model_b_id"]
 COMPARE_HEADERS = ["language", "n", "A", "B", "Δ (A−B)", "95% CI of Δ", "p", "p (Holm)", "sig"]
 
 
@@ -38,9 +41,12 @@ def render(comparisons: Sequence[Comparison], fmt: str) -> str:
         payload = [
             {
                 "task": c.task,
+                "split": c.split,
                 "metric": c.metric,
-                "model_a": c.model_a,
-                "model_b": c.model_b,
+                "model_a": c.name_a or c.model_a,
+                "model_b": c.name_b or c.model_b,
+                "model_a_id": c.model_a,
+                "model_b_id": c.model_b,
                 "notes": c.notes,
                 "rows": [dict(zip(COMPARE_HEADERS, r, strict=True)) for r in comparison_rows(c)],
             }
@@ -53,10 +59,11 @@ def render(comparisons: Sequence[Comparison], fmt: str) -> str:
 
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(["task", "model_a", "model_b", *COMPARE_HEADERS])
+        writer.writerow([*CSV_KEYS, *COMPARE_HEADERS])
         for c in comparisons:
+            names = [c.name_a or c.model_a, c.name_b or c.model_b, c.model_a, c.model_b]
             for r in comparison_rows(c):
-                writer.writerow([c.task, c.model_a, c.model_b, *r])
+                writer.writerow([c.task, c.split, *names, *r])
         return out.getvalue()
     if fmt != "markdown":
         raise StatsError(f"unknown format '{fmt}'", hint="use markdown, csv or json")
@@ -68,5 +75,6 @@ def render(comparisons: Sequence[Comparison], fmt: str) -> str:
             comparison_rows(c), headers=COMPARE_HEADERS, tablefmt="github", disable_numparse=True
         )
         notes = "\n".join(f"- {n}" for n in c.notes)
-        parts.append(f"### {c.task}: {c.model_a} (A) vs {c.model_b} (B)\n\n{table}\n\n{notes}")
+        a, b = c.name_a or c.model_a, c.name_b or c.model_b
+        parts.append(f"### {c.task} ({c.split} split): {a} (A) vs {b} (B)\n\n{table}\n\n{notes}")
     return "\n\n".join(parts) + "\n"

@@ -21,6 +21,7 @@ from xbench.render.leaderboard_text import (
     row_cells,
     summary_cells,
     summary_headers,
+    summary_title,
     title,
 )
 
@@ -158,7 +159,7 @@ def _table(
         rank_value = rank if rank.isdigit() else ""
         out.append(f'<td class="num" data-value="{_e(rank_value)}">{_e(rank)}</td>')
         badge = '<span class="badge">published</span>' if kind == PUBLISHED else ""
-        out.append(f'<td class="model" data-value="{_e(model)}">{_e(texts[1])}{badge}</td>')
+        out.append(f'<td class="model" data-value="{_e(texts[1])}">{_e(texts[1])}{badge}</td>')
         for text in texts[2:n_text]:
             value = text if text.isdigit() else ""
             out.append(f'<td class="num" data-value="{_e(value)}">{_e(text)}</td>')
@@ -186,25 +187,28 @@ def to_html(lb: Leaderboard, page_title: str = "xbench leaderboard") -> str:
         f"<h1>{_e(page_title)}</h1>",
         '<p class="meta">Click a column header to sort (again to reverse). Cells are coloured per '
         f"column from worst (red) to best (green). {PUBLISHED_MARK} and the purple bar mark "
-        "published rows, copied from papers and not measured here.</p>",
+        "published rows, copied from papers and not measured here. Each table holds one eval "
+        "split, named in its title.</p>",
     ]
-    summary_rows = [
-        (r.kind, r.model, summary_cells(r, lb), [*(r.tasks.get(t, Stat()) for t in lb.tasks)])
-        for r in lb.summary
-    ]
-    for (*_, stats), row in zip(summary_rows, lb.summary, strict=True):
-        stats.append(Stat(row.overall))
-    parts.append('<section id="summary"><h2>Summary</h2>')
-    keys = [*lb.tasks, "overall"]
-    parts.append(_table("t-summary", "summary", summary_headers(lb), keys, summary_rows, set()))
-    parts.append(_notes(lb.summary_notes) + "</section>")
+    for s in lb.summaries:
+        summary_rows = [
+            (r.kind, r.model, summary_cells(r, s), [*(r.tasks.get(t, Stat()) for t in s.tasks)])
+            for r in s.rows
+        ]
+        for (*_, stats), row in zip(summary_rows, s.rows, strict=True):
+            stats.append(Stat(row.overall))
+        parts.append(f'<section id="summary-{_e(s.split)}"><h2>{_e(summary_title(s))}</h2>')
+        head, keys = summary_headers(s), [*s.tasks, "overall"]
+        parts.append(_table(f"t-summary-{s.split}", "summary", head, keys, summary_rows, set()))
+        parts.append(_notes(s.notes) + "</section>")
     for t in lb.tables:
         rows = [
             (r.kind, r.model, row_cells(r, t), [r.cells.get(c, Stat()) for c in t.columns])
             for r in t.rows
         ]
-        parts.append(f'<section id="task-{_e(t.task)}"><h2>{_e(title(t))}</h2>')
-        parts.append(_table(f"t-{t.task}", "task", headers(t), t.columns, rows, {GAP}))
+        key = f"{t.task}-{t.split}"
+        parts.append(f'<section id="task-{_e(key)}"><h2>{_e(title(t))}</h2>')
+        parts.append(_table(f"t-{key}", "task", headers(t), t.columns, rows, {GAP}))
         parts.append(_notes(t.notes) + "</section>")
     if lb.warnings:
         parts.append(_notes([f"Warning: {w}" for w in lb.warnings]))

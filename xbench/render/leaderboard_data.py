@@ -1,14 +1,17 @@
 """The leaderboard as data files: one tidy CSV, JSON, and the dict both JSON and the HTML page's
-embedded data block are made of."""
+embedded data block are made of. Every line and row names its eval split (`split`: the split its
+numbers are on; a published row is on the paper's, test) and its model twice: `model`, the
+readable name the tables show, and `model_id`, the full model id (hub id or checkpoint path) the
+results were measured with (empty for published rows)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from xbench.leaderboard import MEASURED, Leaderboard, Stat
+from xbench.leaderboard import MEASURED, Leaderboard, Row, Stat, SummaryRow
 
 CSV_COLUMNS = (
-    *("table", "metric", "rank", "model", "kind", "seeds", "column"),
+    *("table", "split", "metric", "rank", "model", "model_id", "kind", "seeds", "column"),
     *("mean", "std", "ci_low", "ci_high", "averaged_over"),
 )
 
@@ -25,27 +28,38 @@ def _stat_dict(s: Stat) -> dict[str, Any]:
     }
 
 
+def _names(r: Row | SummaryRow) -> tuple[str, str]:
+    """(readable name, full model id or '' for a published row)."""
+    return r.name or r.model, r.model if r.kind == MEASURED else ""
+
+
 def to_dict(lb: Leaderboard) -> dict[str, Any]:
     """Everything the tables show, structured (JSON output and the HTML page's data block)."""
     return {
-        "format": "xbench-leaderboard/1",
-        "summary": {
-            "tasks": lb.tasks,
-            "notes": lb.summary_notes,
-            "rows": [
-                {
-                    "rank": r.rank,
-                    "model": r.model,
-                    "kind": r.kind,
-                    "tasks": {t: _stat_dict(s) for t, s in r.tasks.items()},
-                    "overall": _num(r.overall),
-                }
-                for r in lb.summary
-            ],
-        },
+        "format": "xbench-leaderboard/2",
+        "summaries": [
+            {
+                "split": s.split,
+                "tasks": s.tasks,
+                "notes": s.notes,
+                "rows": [
+                    {
+                        "rank": r.rank,
+                        "model": _names(r)[0],
+                        "model_id": _names(r)[1] or None,
+                        "kind": r.kind,
+                        "tasks": {t: _stat_dict(v) for t, v in r.tasks.items()},
+                        "overall": _num(r.overall),
+                    }
+                    for r in s.rows
+                ],
+            }
+            for s in lb.summaries
+        ],
         "tables": [
             {
                 "task": t.task,
+                "split": t.split,
                 "metric": t.metric,
                 "languages": t.languages,
                 "averaged_over": t.averaged_over,
@@ -53,8 +67,10 @@ def to_dict(lb: Leaderboard) -> dict[str, Any]:
                 "rows": [
                     {
                         "rank": r.rank,
-                        "model": r.model,
+                        "model": _names(r)[0],
+                        "model_id": _names(r)[1] or None,
                         "kind": r.kind,
+                        "split": r.split,
                         "seeds": r.seeds,
                         "citation": r.citation,
                         "cells": {c: _stat_dict(r.cells.get(c, Stat())) for c in t.columns},
@@ -83,44 +99,27 @@ def to_csv(lb: Leaderboard) -> str:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
 
-    def line(table: str, metric: str, rank, model, kind, seeds, col, s: Stat, over: str) -> None:
+    def line(table: str, split: str, metric: str, row, seeds, col, s: Stat, over: str) -> None:
         low, high = s.ci if s.ci is not None else (None, None)
         values = [_num(s.mean), _num(s.std), _num(low), _num(high)]
+        name, model_id = _names(row)
         writer.writerow(
-            [table, metric, rank, model, kind, seeds, col]
+            [table, split, metric, row.rank or "", name, model_id, row.kind, seeds, col]
             + ["" if v is None else v for v in values]
             + [over]
         )
 
-    for s in lb.summary:
-        for task in lb.tasks:
-            line(
-                "summary",
-                "",
-                s.rank or "",
-                s.model,
-                s.kind,
-                "",
-                task,
-                s.tasks.get(task, Stat()),
-                "",
-            )
-        line("summary", "", s.rank or "", s.model, s.kind, "", "overall", Stat(s.overall), "")
+    for summary in lb.summaries:
+        for s in summary.rows:
+            for task in summary.tasks:
+                line("summary", summary.split, "", s, "", task, s.tasks.get(task, Stat()), "")
+            line("summary", summary.split, "", s, "", "overall", Stat(s.overall), "")
     for t in lb.tables:
         over = " ".join(t.averaged_over)
         for r in t.rows:
             for col in t.columns:
                 stat = r.cells.get(col, Stat())
                 seeds = r.seeds if r.kind == MEASURED else ""
-                line(
-                    t.task,
-                    t.metric,
-                    r.rank or "",
-                    r.model,
-                    r.kind,
-                    seeds,
-                    col,
-                    stat,
-                    over if col in t.averages else "",
-                )
+                averaged = over if col in t.averages else ""
+                line(t.task, r.split, t.metric, r, seeds, col, stat, averaged)
     return out.getvalue()

@@ -1,5 +1,6 @@
 """Leaderboards as Markdown and LaTeX, and the strings every leaderboard format shows: the
-headers, a row's cells, a table's title (HTML, CSV and JSON take them from here too)."""
+headers, a row's cells, a table's title with its eval split (HTML, CSV and JSON take them from
+here too)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from xbench.leaderboard import (
     Leaderboard,
     Row,
     Stat,
+    Summary,
     SummaryRow,
     TaskTable,
 )
@@ -40,20 +42,26 @@ def row_cells(row: Row, table: TaskTable) -> list[str]:
     return [rank, row.label, seeds, *(stat_text(row.cells.get(c, Stat())) for c in table.columns)]
 
 
-def summary_headers(lb: Leaderboard) -> list[str]:
-    return ["#", "model", *lb.tasks, "overall"]
+def summary_headers(summary: Summary) -> list[str]:
+    return ["#", "model", *summary.tasks, "overall"]
 
 
-def summary_cells(row: SummaryRow, lb: Leaderboard) -> list[str]:
+def summary_cells(row: SummaryRow, summary: Summary) -> list[str]:
     rank = (
         str(row.rank) if row.rank is not None else (PUBLISHED_MARK if row.kind == PUBLISHED else "")
     )
     overall = "–" if row.overall is None else f"{row.overall:.1f}"
-    return [rank, row.label, *(stat_text(row.tasks.get(t, Stat())) for t in lb.tasks), overall]
+    cells = (stat_text(row.tasks.get(t, Stat())) for t in summary.tasks)
+    return [rank, row.label, *cells, overall]
 
 
 def title(table: TaskTable) -> str:
-    return f"{table.task} ({table.metric} x100)"
+    """'mlqa (dev split, f1 x100)': every table says which eval split its rows were measured on."""
+    return f"{table.task} ({table.split} split, {table.metric} x100)"
+
+
+def summary_title(summary: Summary) -> str:
+    return f"Summary ({summary.split} split)"
 
 
 # --- Markdown ------------------------------------------------------------------------------------
@@ -70,11 +78,12 @@ def to_markdown(lb: Leaderboard) -> str:
 
     parts = [
         block(
-            "## Summary",
-            summary_headers(lb),
-            [summary_cells(r, lb) for r in lb.summary],
-            lb.summary_notes,
+            f"## {summary_title(s)}",
+            summary_headers(s),
+            [summary_cells(r, s) for r in s.rows],
+            s.notes,
         )
+        for s in lb.summaries
     ]
     for t in lb.tables:
         parts.append(
@@ -143,14 +152,9 @@ def to_latex(lb: Leaderboard) -> str:
         )
 
     parts = ["% xbench leaderboard; requires \\usepackage{booktabs}"]
-    parts.append(
-        table(
-            "Summary",
-            summary_headers(lb),
-            [(r.kind == PUBLISHED, summary_cells(r, lb)) for r in lb.summary],
-            lb.summary_notes,
-        )
-    )
+    for s in lb.summaries:
+        rows = [(r.kind == PUBLISHED, summary_cells(r, s)) for r in s.rows]
+        parts.append(table(summary_title(s), summary_headers(s), rows, s.notes))
     for t in lb.tables:
         rows = [(r.kind == PUBLISHED, row_cells(r, t)) for r in t.rows]
         parts.append(table(title(t), headers(t), rows, t.notes))

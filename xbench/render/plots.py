@@ -68,7 +68,10 @@ def bars_figure(table: TaskTable) -> Figure:
     ax.set_xticks(x, columns)
     ax.set_ylim(0, 100)
     ax.set_ylabel(f"{table.metric} x100")
-    ax.set_title(f"{table.task}: per-language scores (mean ± std over seeds; † published)")
+    ax.set_title(
+        f"{table.task} ({table.split} split): per-language scores (mean ± std over seeds; "
+        "† published)"
+    )
     ax.legend(
         fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.08), ncols=min(3, n_rows)
     )
@@ -105,17 +108,20 @@ def heatmap_figure(table: TaskTable) -> Figure:
     for (i, j), v in np.ndenumerate(values):
         if np.isfinite(v):
             ax.text(j, i, f"{v:.1f}", ha="center", va="center", fontsize=8)
-    ax.set_title(f"{table.task}: {table.metric} x100 (mean over seeds; † published)")
+    ax.set_title(
+        f"{table.task} ({table.split} split): {table.metric} x100 (mean over seeds; † published)"
+    )
     fig.colorbar(image, ax=ax, fraction=0.03)
     return fig
 
 
 def write_plots(lb: Leaderboard, folder: Path) -> list[Path]:
-    """`{task}-bars.png` and `{task}-heatmap.png` for every task table; returns their paths."""
+    """`{task}-{split}-bars.png` and `{task}-{split}-heatmap.png` for every task table (one per
+    eval split); returns their paths."""
     written = []
     for table in lb.tables:
         for name, make in (("bars", bars_figure), ("heatmap", heatmap_figure)):
-            path = folder / f"{slug(table.task)}-{name}.png"
+            path = folder / f"{slug(table.task)}-{slug(table.split)}-{name}.png"
             _write_png(make(table), path)
             written.append(path)
     return written

@@ -69,10 +69,25 @@ class TaskType(ABC, Generic[SpecT, HpT]):
 
     @abstractmethod
     def load_model(
-        self, spec: SpecT, model_path: str, *, trust_remote_code: bool = False
+        self, spec: SpecT, model_path: str, *, trust_remote_code: bool = False, as_is: bool = False
     ) -> PreTrainedModel:
         """A pretrained encoder with a fresh head for this task type (or none, for types that
-        do not fine-tune)."""
+        do not fine-tune); `as_is`: the checkpoint's own head, unchanged (--finetuned)."""
+
+    def check_head(
+        self, spec: SpecT, config: Any, model: str, *, as_is: bool = True
+    ) -> dict[str, Any]:
+        """Preflight of the checkpoint's head. `as_is` (--finetuned): raise ModelError unless
+        the model `config` describes already has this type's head for `spec`, and return what
+        the result records about it. Otherwise: raise if fine-tuning it would be wrong."""
+        if not as_is:
+            return {}
+        from xbench.errors import ModelError
+
+        raise ModelError(
+            f"task type {self.name} cannot evaluate a model as is (--finetuned)",
+            hint="drop --finetuned to fine-tune the model on the task first",
+        )
 
     def train_features(
         self, spec: SpecT, tokenizer: Any, examples: list[Any], hp: HpT

@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 
 from pydantic import Field, model_validator
 
+from xbench.errors import ModelError
 from xbench.languages import context_language
 from xbench.metrics import mlqa
 from xbench.qa import (
@@ -54,6 +55,14 @@ def _nonzero(counts: dict[str, int]) -> dict[str, int]:
     return {k: v for k, v in counts.items() if v}
 
 
+def _model_rows(feats: dict[str, list]) -> list[dict[str, Any]]:
+    """The model inputs of each window: input_ids, and token_type_ids where the tokenizer makes
+    them (BERT's segment ids; XLM-R's windows have none)."""
+    names = [n for n in ("input_ids", "token_type_ids") if n in feats]
+    columns = zip(*(feats[n] for n in names), strict=True)
+    return [dict(zip(names, row, strict=True)) for row in columns]
+
+
 class ExtractiveQA(TaskType[ExtractiveQASpec, QAHyperparameters]):
     name = "extractive-qa"
     spec_model = ExtractiveQASpec
@@ -65,7 +74,21 @@ class ExtractiveQA(TaskType[ExtractiveQASpec, QAHyperparameters]):
     def from_hub_rows(
         self, spec: ExtractiveQASpec, rows: Iterable[dict], *, for_training: bool
     ) -> Parsed:
+        from xbench.errors import DataError
+
         # One SQuAD paragraph per hub row, so the same validation rules apply to both sources.
+        hub = spec.hub.train if for_training and spec.hub and spec.hub.train else spec.hub
+        dataset = hub.dataset if hub else spec.name
+        table = list(rows)
+        wanted = ("id", "question", "context", "answers")
+        if table and any(c not in table[0] for c in wanted):
+            raise DataError(
+                f"hub dataset {dataset}: its rows have no column "
+                f"{', '.join(repr(c) for c in wanted if c not in table[0])} "
+                f"(they have {', '.join(map(repr, table[0]))})",
+                hint="an extractive QA hub dataset needs SQuAD's columns: id, question, context, "
+                "answers {text, answer_start}",
+            )
         paragraphs = [
             {
                 "context": row["context"],
@@ -82,22 +105,42 @@ class ExtractiveQA(TaskType[ExtractiveQASpec, QAHyperparameters]):
                     }
                 ],
             }
-            for row in rows
+            for row in table
         ]
-        label = Path(f"hub:{spec.hub.dataset if spec.hub else spec.name}")
+        label = Path(f"hub:{dataset}")
         examples, counts = parse_squad(
             {"data": [{"paragraphs": paragraphs}]}, label, for_training=for_training
         )
         return Parsed(examples, _nonzero(counts))
 
     def load_model(
-        self, spec: ExtractiveQASpec, model_path: str, *, trust_remote_code: bool = False
+        self,
+        spec: ExtractiveQASpec,
+        model_path: str,
+        *,
+        trust_remote_code: bool = False,
+        as_is: bool = False,
     ) -> Any:
         from transformers import AutoModelForQuestionAnswering
 
+        # a span head has no labels: a fresh one and the checkpoint's own load the same way
         return AutoModelForQuestionAnswering.from_pretrained(
             model_path, dtype="float32", trust_remote_code=trust_remote_code
         )
+
+    def check_head(
+        self, spec: ExtractiveQASpec, config: Any, model: str, *, as_is: bool = True
+    ) -> dict[str, Any]:
+        """--finetuned needs a span head (an ...ForQuestionAnswering checkpoint); fine-tuning
+        continues from any checkpoint, a QA one included (no labels to mix up)."""
+        architectures = list(config.architectures or [])
+        if as_is and not any(a.endswith("ForQuestionAnswering") for a in architectures):
+            raise ModelError(
+                f"model '{model}' has no question-answering head (architectures: "
+                f"{', '.join(architectures) or 'none'}), so it cannot be evaluated as is",
+                hint="drop --finetuned to fine-tune it on SQuAD first",
+            )
+        return {"architectures": architectures} if as_is else {}
 
     def feature_settings(self, hp: QAHyperparameters) -> dict[str, Any]:
         return self._window(hp)
@@ -126,9 +169,9 @@ class ExtractiveQA(TaskType[ExtractiveQASpec, QAHyperparameters]):
             max_query_length=hp.max_query_length,
         )
         features = [
-            {"input_ids": ids, "start_positions": s, "end_positions": e}
-            for ids, s, e in zip(
-                feats["input_ids"], feats["start_positions"], feats["end_positions"], strict=True
+            {**row, "start_positions": s, "end_positions": e}
+            for row, s, e in zip(
+                _model_rows(feats), feats["start_positions"], feats["end_positions"], strict=True
             )
         ]
         return features, _nonzero(stats)
@@ -153,7 +196,7 @@ class ExtractiveQA(TaskType[ExtractiveQASpec, QAHyperparameters]):
         )
         logits = run_batches(
             model,
-            [{"input_ids": ids} for ids in feats["input_ids"]],
+            _model_rows(feats),
             tokenizer.pad_token_id,
             hp.eval_max_tokens,
             lambda out: list(
@@ -164,6 +207,7 @@ class ExtractiveQA(TaskType[ExtractiveQASpec, QAHyperparameters]):
                 )
             ),
             desc,
+            pad_type_id=getattr(tokenizer, "pad_token_type_id", 0),
         )
         answers = decode_answers(
             examples,
