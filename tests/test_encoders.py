@@ -36,15 +36,10 @@ from xbench.errors import ModelError
 from xbench.featcache import CachedTokenizer, FeatureCache, cached_train_features
 from xbench.modelcheck import check_position_limit, position_limit
 from xbench.plan import RunRequest, make_plan
-from xbench.qa import (
-    QAExample,
-    decode_answers,
-    prepare_eval_features,
-    prepare_train_features,
-    read_squad_file,
-)
+from xbench.qa import decode_answers, prepare_eval_features, prepare_train_features
 from xbench.results import read_result
 from xbench.runner import run
+from xbench.squad import QAExample, read_squad_file
 from xbench.tasktypes import get_task_type
 from xbench.tasktypes.classification import PairClassification
 from xbench.tasktypes.extractive_qa import ExtractiveQA

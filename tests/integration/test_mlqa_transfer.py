@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from xbench.metrics import mlqa
-from xbench.qa import read_squad_file
 from xbench.results import read_result
+from xbench.squad import read_squad_file
 
 pytestmark = pytest.mark.integration
 

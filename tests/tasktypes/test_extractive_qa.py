@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from xbench.catalog import builtin_tasks_dir, load_task_file
 from xbench.metrics import mlqa
-from xbench.qa import QAExample
+from xbench.squad import QAExample
 from xbench.taskspec import FineTuneHyperparameters
 from xbench.tasktypes import get_task_type
 from xbench.tasktypes.extractive_qa import ExtractiveQA, ExtractiveQASpec, QAHyperparameters

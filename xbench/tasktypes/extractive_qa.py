@@ -12,14 +12,8 @@ from pydantic import Field, model_validator
 from xbench.errors import ModelError
 from xbench.languages import context_language
 from xbench.metrics import mlqa
-from xbench.qa import (
-    QAExample,
-    decode_answers,
-    parse_squad,
-    prepare_eval_features,
-    prepare_train_features,
-    read_squad_file,
-)
+from xbench.qa import decode_answers, prepare_eval_features, prepare_train_features
+from xbench.squad import QAExample, parse_squad, read_squad_file
 from xbench.taskspec import FineTuneHyperparameters, TaskSpec
 from xbench.tasktypes.base import Parsed, TaskType
 
