@@ -16,9 +16,12 @@ Pipelines, each from the same seeded initialisation:
 - random:         xbench's fine_tune with sampling: random (an epoch-seeded permutation)
 - length-grouped: xbench's fine_tune with sampling: length-grouped (batches of similar length)
 
-A run "failed to take off" when its last logged training loss is still above 1.08 (ln 3 = 1.0986
-is the loss of a uniform 3-way guess). Results are printed as a table and written to --json after
-every run, so an interrupted measurement keeps what it finished.
+A run "failed to take off" when its mean accuracy over the four languages is below 40.0 (chance
+is 33.3; one standard error of a 2,000-pair accuracy is about 1.1 points, so 40 is 6 above
+chance). The last logged training loss is shown too (ln 3 = 1.0986 is a uniform 3-way guess),
+but a 10-step mean of it is too noisy to decide. Results are printed as a table and written to
+--json after every run, so an interrupted measurement keeps what it finished; `--summary FILE`
+prints the table of a finished or interrupted measurement without running anything.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 MODEL = REPO / ".cache" / "offline-models" / "multilingual-e5-small-xlmr-v42k"
 TARGETS = ["de", "fr", "es", "zh"]
-FLAT_LOSS = 1.08
+TAKE_OFF_ACCURACY = 0.40
 PIPELINES = ("plain", "random", "length-grouped")
 
 
@@ -122,7 +125,6 @@ def run_one(pipeline: str, seed: int, cfg: argparse.Namespace, work: Path) -> di
         "train_seconds": round(seconds, 1),
         "losses": losses,
         "last_loss": losses[-1] if losses else math.nan,
-        "took_off": bool(losses) and losses[-1] <= FLAT_LOSS,
         "accuracy": accuracy,
         "mean_accuracy": mean,
     }
@@ -131,8 +133,8 @@ def run_one(pipeline: str, seed: int, cfg: argparse.Namespace, work: Path) -> di
 def summarise(runs: list[dict[str, Any]]) -> str:
     lines = [
         "| pipeline | seeds | de/fr/es/zh mean accuracy per seed | mean | std |"
-        " failed to take off | train s/run |",
-        "|---|---|---|---|---|---|---|",
+        " failed to take off | last logged loss per seed | train s/run |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for pipeline in PIPELINES:
         mine = [r for r in runs if r["pipeline"] == pipeline]
@@ -140,12 +142,13 @@ def summarise(runs: list[dict[str, Any]]) -> str:
             continue
         accs = [100 * r["mean_accuracy"] for r in mine]
         std = statistics.stdev(accs) if len(accs) > 1 else math.nan
-        failed = sum(not r["took_off"] for r in mine)
+        failed = sum(r["mean_accuracy"] < TAKE_OFF_ACCURACY for r in mine)
         per_seed = ", ".join(f"{r['seed']}: {100 * r['mean_accuracy']:.1f}" for r in mine)
         seconds = statistics.mean(r["train_seconds"] for r in mine)
+        losses = ", ".join(f"{r['last_loss']:.3f}" for r in mine)
         lines.append(
             f"| {pipeline} | {len(mine)} | {per_seed} | {statistics.mean(accs):.1f} | {std:.1f} |"
-            f" {failed} of {len(mine)} | {seconds:.0f} |"
+            f" {failed} of {len(mine)} | {losses} | {seconds:.0f} |"
         )
     return "\n".join(lines)
 
@@ -161,7 +164,11 @@ def main() -> None:
     parser.add_argument("--data-dir", type=Path, default=REPO.parent / "shared" / "data")
     parser.add_argument("--work", type=Path, default=None)
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--summary", type=Path, default=None, help="only print a JSON's table")
     cfg = parser.parse_args()
+    if cfg.summary:
+        print(summarise(json.loads(cfg.summary.read_text())["runs"]))
+        return
     import transformers
 
     transformers.logging.set_verbosity_error()

@@ -334,3 +334,33 @@ def test_random_sampling_does_not_group_by_length() -> None:
     grouped = _order(features, seed=3, epoch=0)
     grouped_batches = [grouped[i : i + 4] for i in range(0, len(grouped), 4)]
     assert padding_efficiency(lengths, batches) < padding_efficiency(lengths, grouped_batches) - 0.2
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_random_order_is_the_plain_trainers_order(
+    seed: int, offline_models: Path, tmp_path
+) -> None:
+    """sampling: random draws exactly the order of a plain Trainer pipeline (run_xnli's: its
+    default random sampler, seeded by `seed`/`data_seed`), so at equal settings xbench and the
+    plain pipeline train on the same batches; bench/training_order.py measures the outcome."""
+    from transformers import AutoModelForSequenceClassification, Trainer, TrainingArguments
+
+    n = 50
+    features = [{"input_ids": [5] * (1 + i % 7), "labels": i} for i in range(n)]
+    args = TrainingArguments(
+        output_dir=str(tmp_path),
+        per_device_train_batch_size=8,
+        seed=seed,
+        data_seed=seed,
+        report_to="none",
+        use_cpu=True,
+    )
+    model = AutoModelForSequenceClassification.from_pretrained(offline_models / "tiny-xlmr")
+    trainer = Trainer(
+        model=model,
+        args=args,
+        train_dataset=features,
+        data_collator=lambda rows: {"labels": [r["labels"] for r in rows]},
+    )
+    plain = [i for batch in trainer.get_train_dataloader() for i in batch["labels"]]
+    assert _order(features, seed=seed, epoch=0, batch=8, grouped=False) == plain

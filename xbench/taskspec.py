@@ -43,9 +43,11 @@ class FineTuneHyperparameters(Hyperparameters):
     gradient_accumulation: int = Field(1, ge=1)
     selection: Literal["best-dev", "final"] = "best-dev"
     sampling: Literal["random", "length-grouped"] = Field(
-        "length-grouped",
-        description="training order: a random permutation per epoch (XTREME's), or batches of "
-        "similar length (less padding, faster); dynamic padding either way",
+        "random",
+        description="training order: a random permutation per epoch (XTREME's and run_xnli's: "
+        "the plain Trainer's order exactly), or batches of similar length (less padding, "
+        "faster, but more runs fail to take off: bench/training_order.py); dynamic padding "
+        "either way",
     )
     eval_steps: int | None = Field(
         None, gt=0, description="dev checks every N steps; None: each epoch"
