@@ -11,8 +11,9 @@
    15 XNLI languages x N test pairs. Both times include tokenisation. The two alternate language
    by language, so that other load on the machine hits both alike.
 2. Fine-tuning: a pad-to-128 Trainer (random order) against xbench's fine_tune (sampling:
-   length-grouped, the faster non-default order; dynamic padding) on the -v42k checkpoint, same seed, hyperparameters and English
-   pairs; then English dev accuracy of both, scored by the same code.
+   length-grouped, the faster non-default order; dynamic padding) on the -v42k checkpoint, same
+   seed, hyperparameters and English pairs; then English dev accuracy of both, scored by the
+   same code.
 3. Caching: `xbench run`, then the identical command, then re-scoring into a fresh results
    folder (same cache), then adding a language.
 4. Scaling: `xbench run` with the cached model on 1, 5 and 15 languages: time and peak RSS
