@@ -11,7 +11,7 @@
    15 XNLI languages x N test pairs. Both times include tokenisation. The two alternate language
    by language, so that other load on the machine hits both alike.
 2. Fine-tuning: a pad-to-128 Trainer (random order) against xbench's fine_tune (sampling:
-   length-grouped, the faster non-default order; dynamic padding) on the -v42k checkpoint, same
+   length-grouped, set explicitly; dynamic padding) on the -v42k checkpoint, same
    seed, hyperparameters and English pairs; then English dev accuracy of both, scored by the
    same code.
 3. Caching: `xbench run`, then the identical command, then re-scoring into a fresh results
@@ -221,7 +221,7 @@ def bench_finetune(sizes: dict[str, Any], data_dir: Path, work: Path) -> dict[st
     task_type = get_task_type(spec.type)
     path = str(MODELS / "multilingual-e5-small-xlmr-v42k")
     tokenizer = AutoTokenizer.from_pretrained(path)
-    hp = spec.hyperparameters_for(  # the faster non-default order, as measured before
+    hp = spec.hyperparameters_for(  # length-grouped set explicitly: the order measured before
         path,
         {
             "epochs": 1,

@@ -43,11 +43,11 @@ class FineTuneHyperparameters(Hyperparameters):
     gradient_accumulation: int = Field(1, ge=1)
     selection: Literal["best-dev", "final"] = "best-dev"
     sampling: Literal["random", "length-grouped"] = Field(
-        "random",
-        description="training order: a random permutation per epoch (XTREME's and run_xnli's: "
-        "the plain Trainer's order exactly), or batches of similar length (less padding, "
-        "faster, but more runs fail to take off: bench/training_order.py); dynamic padding "
-        "either way",
+        "length-grouped",
+        description="training order: batches of similar length (less padding, faster), or a "
+        "random permutation per epoch (XTREME's and run_xnli's: the plain Trainer's order "
+        "exactly); dynamic padding either way. Which one the protocol's default should be is "
+        "being measured (bench/training_order.py)",
     )
     eval_steps: int | None = Field(
         None, gt=0, description="dev checks every N steps; None: each epoch"
