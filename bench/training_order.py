@@ -174,8 +174,12 @@ def main() -> None:
     transformers.logging.set_verbosity_error()
     work = cfg.work or Path(tempfile.mkdtemp(prefix="xbench-order-"))
     runs: list[dict[str, Any]] = []
-    if cfg.json and cfg.json.exists():
-        runs = json.loads(cfg.json.read_text())["runs"]  # resume: keep the finished runs
+    if cfg.json and cfg.json.exists():  # resume: keep the finished runs of the same settings
+        saved = json.loads(cfg.json.read_text())
+        for key in ("train", "eval", "lr", "warmup"):
+            if str(getattr(cfg, key)) != saved["config"][key]:
+                raise SystemExit(f"{cfg.json} holds runs with {key}={saved['config'][key]}")
+        runs = saved["runs"]
     for seed in [int(s) for s in cfg.seeds.split(",")]:
         for pipeline in cfg.pipelines.split(","):
             if any(r["pipeline"] == pipeline and r["seed"] == seed for r in runs):
