@@ -173,7 +173,7 @@ def make_plan(req: RunRequest) -> RunPlan:
     eval_split = _check_request(req)
     languages = tuple(task.check_languages(req.languages))
     hp = task.hyperparameters_for(req.model, req.overrides)
-    if task.needs_dev(hp) and task.local.dev is None and req.data_dir is not None:
+    if not req.finetuned and task.needs_dev(hp) and task.local.dev is None and req.data_dir:
         raise TaskError(
             f"task {task.name}: selection best-dev needs a dev split, and the task file has none",
             hint="use --set selection=final, or add local.dev to the task file",
